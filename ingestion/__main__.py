@@ -1,0 +1,5 @@
+"""`python -m ingestion` is `spotify-elt`."""
+
+from ingestion.cli import main
+
+main()

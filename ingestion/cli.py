@@ -1,0 +1,262 @@
+"""`spotify-elt`: the command line (DESIGN §4.1). Expected failures end in one line, exit 1."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from ingestion.config import Settings, load_settings
+from ingestion.errors import SpotifyEltError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    name="spotify-elt",
+    help="Your Spotify listening history in a SQL warehouse: extract, load, dbt transform.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals of a crashing frame may hold tokens: never print them.
+    pretty_exceptions_show_locals=False,
+)
+
+
+class _RedactSecrets(logging.Filter):
+    """Replace any configured secret in a log line with ***, whoever logged it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _configure_logging(settings: Settings, verbose: bool) -> None:
+    handler = RichHandler(console=err, show_path=False, show_time=False)
+    handler.addFilter(_RedactSecrets(settings.secrets))
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[handler],
+        force=True,
+    )
+    # Even with --verbose: spotipy logs bearer tokens at DEBUG (and every HTTP error, which we
+    # report ourselves in one line); urllib3 logs every request.
+    logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+_verbose = False
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def command(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected failures into one line on stderr and exit status 1."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except SpotifyEltError as error:
+            raise _fail(str(error)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; nothing of the current batch was written") from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    _configure_logging(settings, _verbose)
+    return settings
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    global _verbose
+    _verbose = verbose
+
+
+@app.command()
+@command
+def auth(
+    redirect_url: Annotated[
+        str | None,
+        typer.Option(help="The URL Spotify redirected to; asked for on stdin when omitted."),
+    ] = None,
+) -> None:
+    """Authorise a Spotify account once (works without a browser); stores its refresh token."""
+    from ingestion.errors import AuthError
+    from ingestion.spotify import start_authorisation
+
+    settings = _settings()
+    flow = start_authorisation(settings)
+    if redirect_url is None:
+        err.print("Open this URL in any browser, log in and approve:")
+        err.print(flow.url, soft_wrap=True, highlight=False)
+        err.print("Then paste the full URL you were redirected to (it may not load):")
+        redirect_url = sys.stdin.readline()
+        if not redirect_url.strip():
+            raise AuthError("no redirect URL given: run `spotify-elt auth` in a terminal")
+    profile = flow.complete(redirect_url)
+    name = profile.get("display_name") or profile["id"]
+    out.print(
+        f"Authorised {name} ({profile['id']}); token stored in "
+        f"{settings.token_dir / (profile['id'] + '.json')} (mode 0600)",
+        highlight=False,
+    )
+
+
+def _extract(settings: Settings) -> bool:
+    from ingestion.extract import extract
+    from ingestion.warehouse import Warehouse
+
+    with Warehouse(settings) as warehouse:
+        results = extract(settings, warehouse)
+    table = Table("user", "new plays", "already had", "requests", "gap suspected", "status")
+    for result in results:
+        if result.batch is not None:
+            batch = result.batch
+            table.add_row(
+                result.user,
+                str(batch.rows_inserted),
+                str(batch.rows_duplicate),
+                str(batch.api_requests),
+                "yes" if batch.gap_suspected else "no",
+                "ok",
+            )
+        else:
+            table.add_row(result.user, "-", "-", "-", "-", "[red]failed[/]")
+    out.print(table)
+    for result in results:
+        if result.error:
+            err.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+    return all(result.error is None for result in results)
+
+
+@app.command()
+@command
+def extract() -> None:
+    """Load recently-played for every authorised user into the raw layer."""
+    if not _extract(_settings()):
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+def transform() -> None:
+    """Run `dbt build` on the configured target."""
+    from ingestion.transform import build
+
+    build(_settings())
+
+
+@app.command()
+@command
+def run() -> None:
+    """The main job: extract, then transform (also when one user's extract failed)."""
+    settings = _settings()
+    extracted = _extract(settings)
+    from ingestion.transform import build
+
+    build(settings)
+    if not extracted:
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+def demo() -> None:
+    """The main job on bundled sample data into DuckDB: no Spotify account, no network."""
+    from ingestion.demo import load_sample_data, summarise
+    from ingestion.transform import build, generate_docs
+    from ingestion.warehouse import Warehouse
+
+    settings = _settings().model_copy(update={"target": "duckdb"})
+    with Warehouse(settings) as warehouse:
+        users = load_sample_data(warehouse)
+        summary = summarise(warehouse)
+    build(settings)
+    docs = generate_docs(settings)
+
+    table = Table("user", "polls replayed", "plays landed", "already had", "gaps flagged")
+    for user in users:
+        table.add_row(
+            user.user_id, str(user.polls), str(user.inserted), str(user.duplicates),
+            str(user.gaps_suspected),
+        )  # fmt: skip
+    out.print(table)
+    span = (
+        f"{summary.first:%Y-%m-%d} to {summary.last:%Y-%m-%d}" if summary.first and summary.last
+        else "no plays"
+    )  # fmt: skip
+    out.print(f"[bold]{summary.plays}[/] plays, {span} (UTC)")
+    out.print("Top artists: " + ", ".join(f"{name} ({n})" for name, n in summary.top_artists))
+    out.print(f"Warehouse: {settings.duckdb_path}", highlight=False)
+    out.print(f"Docs:      {docs}", highlight=False)
+
+
+@app.command()
+@command
+def docs() -> None:
+    """Write the static dbt docs site and say where it is."""
+    from ingestion.transform import generate_docs
+
+    out.print(f"Docs written to {generate_docs(_settings())}", highlight=False)
+
+
+def _arrives_with(issue: int, what: str) -> None:
+    raise _fail(f"{what} arrives with issue #{issue}; this version does not have it yet")
+
+
+@app.command(name="import")
+@command
+def import_export(
+    paths: Annotated[list[Path], typer.Argument(help="Export .zip, folder or JSON files.")],
+    user: Annotated[str | None, typer.Option(help="Spotify user id of the export.")] = None,
+) -> None:
+    """Import a Spotify privacy export (Extended or Account data)."""
+    _arrives_with(4, "`import` (privacy export)")
+
+
+@app.command()
+@command
+def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501) -> None:
+    """Serve the dashboard on loopback."""
+    _arrives_with(6, "`dashboard`")
+
+
+@app.command()
+@command
+def airflow() -> None:
+    """Start a project-local Airflow with the DAG."""
+    _arrives_with(5, "`airflow`")
+
+
+def main() -> None:
+    app()

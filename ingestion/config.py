@@ -1,0 +1,113 @@
+"""One source of configuration for the loader, dbt and the DAG: environment variables and `.env`.
+
+DESIGN §3 lists the variables; `dbt_project/profiles.yml` reads the same names with `env_var()`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingestion.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+Target = Literal["duckdb", "postgres", "sqlserver"]
+SqlServerAuth = Literal["sql", "windows", "serviceprincipal"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the project. Secrets are `SecretStr` so they never print by accident."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_redirect_uri: str = "http://127.0.0.1:8888/callback"
+    spotify_refresh_token: SecretStr | None = None
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+
+    target: Target = Field("duckdb", alias="SPOTIFY_ELT_TARGET")
+    duckdb_path: Path = Field(
+        PROJECT_ROOT / "warehouse" / "spotify.duckdb", alias="SPOTIFY_ELT_DUCKDB_PATH"
+    )
+    token_dir: Path = Field(
+        Path(platformdirs.user_config_dir("spotify-elt")) / "tokens",
+        alias="SPOTIFY_ELT_TOKEN_DIR",
+    )
+    # A 429 asking us to wait longer than this fails the run instead: the scheduler retries later.
+    max_retry_after_seconds: float = Field(120.0, alias="SPOTIFY_ELT_MAX_RETRY_AFTER", ge=0)
+    # 5xx, timeouts and (short) 429s are retried this many times per request.
+    max_retries: int = Field(4, alias="SPOTIFY_ELT_MAX_RETRIES", ge=0)
+    request_timeout_seconds: float = Field(20.0, alias="SPOTIFY_ELT_REQUEST_TIMEOUT", gt=0)
+
+    postgres_host: str = Field("127.0.0.1", alias="SPOTIFY_ELT_POSTGRES_HOST")
+    postgres_port: int = Field(5432, alias="SPOTIFY_ELT_POSTGRES_PORT")
+    postgres_user: str = Field("spotify_elt", alias="SPOTIFY_ELT_POSTGRES_USER")
+    postgres_password: SecretStr = Field(SecretStr(""), alias="SPOTIFY_ELT_POSTGRES_PASSWORD")
+    postgres_database: str = Field("spotify_elt", alias="SPOTIFY_ELT_POSTGRES_DATABASE")
+
+    sqlserver_server: str = Field("127.0.0.1", alias="SPOTIFY_ELT_SQLSERVER_SERVER")
+    sqlserver_port: int = Field(1433, alias="SPOTIFY_ELT_SQLSERVER_PORT")
+    sqlserver_database: str = Field("spotify_elt", alias="SPOTIFY_ELT_SQLSERVER_DATABASE")
+    sqlserver_driver: str = Field("ODBC Driver 18 for SQL Server", alias="SPOTIFY_ELT_SQLSERVER_DRIVER")
+    sqlserver_auth: SqlServerAuth = Field("sql", alias="SPOTIFY_ELT_SQLSERVER_AUTH")
+    sqlserver_user: str = Field("", alias="SPOTIFY_ELT_SQLSERVER_USER")
+    sqlserver_password: SecretStr = Field(SecretStr(""), alias="SPOTIFY_ELT_SQLSERVER_PASSWORD")
+    sqlserver_tenant_id: str = Field("", alias="SPOTIFY_ELT_SQLSERVER_TENANT_ID")
+    sqlserver_encrypt: bool = Field(True, alias="SPOTIFY_ELT_SQLSERVER_ENCRYPT")
+    sqlserver_trust_cert: bool = Field(False, alias="SPOTIFY_ELT_SQLSERVER_TRUST_CERT")
+
+    @field_validator("spotify_api_url", "spotify_accounts_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("duckdb_path", "token_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # dbt and the loader run from different working directories: pin paths down once.
+        return value.expanduser().resolve()
+
+    @field_validator(
+        "spotify_client_id", "spotify_client_secret", "spotify_refresh_token", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values to scrub from anything we print or log."""
+        values = [
+            self.spotify_client_secret,
+            self.spotify_refresh_token,
+            self.postgres_password,
+            self.sqlserver_password,
+        ]
+        return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+
+    def dbt_environment(self) -> dict[str, str]:
+        """Variables dbt's `env_var()` needs, with paths made absolute (dbt runs elsewhere)."""
+        return {"SPOTIFY_ELT_TARGET": self.target, "SPOTIFY_ELT_DUCKDB_PATH": str(self.duckdb_path)}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and `.env` in the working directory) into `Settings`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        if not name.startswith("SPOTIFY"):
+            name = f"SPOTIFY_{name}"
+        raise ConfigError(f"invalid {name}: {first['msg']}") from None

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/demo.sh and scripts/test.sh: uv, then the locked environment.
+# Sourced, not run. Needs only Python 3.11+; everything else comes from PyPI (and, for the
+# test suite, Debian packages).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+UV_VERSION="0.13.8"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+find_python() {
+    local candidate
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            command -v "$candidate"
+            return
+        fi
+    done
+    die "Python 3.11 or newer is needed (python3 --version); install it and run this again"
+}
+
+ensure_uv() {
+    if command -v uv >/dev/null 2>&1; then
+        UV="$(command -v uv)"
+    else
+        # A project-local copy: no sudo, no change to the system Python (PEP 668 safe).
+        UV="$ROOT/.tools/bin/uv"
+        if [ ! -x "$UV" ]; then
+            say "installing uv $UV_VERSION into .tools/ (from PyPI)"
+            "$(find_python)" -m venv "$ROOT/.tools"
+            "$ROOT/.tools/bin/python" -m pip install --quiet --disable-pip-version-check \
+                "uv==$UV_VERSION"
+        fi
+    fi
+    export UV
+}
+
+# apt_install PACKAGE...: Debian packages, installed only when missing; root or sudo needed.
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "missing system packages: $*; install them (apt-get install $*) and run this again"
+        sudo="sudo"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing system packages: $*; install them with your package manager and run this again"
+    say "installing system packages: $*"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+sync_environment() {
+    ensure_uv
+    say "syncing .venv from uv.lock"
+    "$UV" sync --frozen --quiet
+    export PATH="$ROOT/.venv/bin:$PATH"
+}

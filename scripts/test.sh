@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Command 2 of the README: set up everything the suite needs, then run all of it.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+# pyodbc needs the unixODBC driver manager; FreeTDS gives dbt-sqlserver a driver to load.
+if ! ldconfig -p 2>/dev/null | grep -q 'libodbc\.so\.2'; then
+    apt_install unixodbc tdsodbc
+fi
+# The suite starts its own throwaway PostgreSQL server on loopback.
+if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    apt_install postgresql
+fi
+
+sync_environment
+say "running the test suite"
+exec "$ROOT/.venv/bin/pytest" "$@"
