@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     sqlserver_server: str = Field("127.0.0.1", alias="SPOTIFY_ELT_SQLSERVER_SERVER")
     sqlserver_port: int = Field(1433, alias="SPOTIFY_ELT_SQLSERVER_PORT")
     sqlserver_database: str = Field("spotify_elt", alias="SPOTIFY_ELT_SQLSERVER_DATABASE")
-    sqlserver_driver: str = Field("ODBC Driver 18 for SQL Server", alias="SPOTIFY_ELT_SQLSERVER_DRIVER")
+    sqlserver_driver: str = Field(
+        "ODBC Driver 18 for SQL Server", alias="SPOTIFY_ELT_SQLSERVER_DRIVER"
+    )
     sqlserver_auth: SqlServerAuth = Field("sql", alias="SPOTIFY_ELT_SQLSERVER_AUTH")
     sqlserver_user: str = Field("", alias="SPOTIFY_ELT_SQLSERVER_USER")
     sqlserver_password: SecretStr = Field(SecretStr(""), alias="SPOTIFY_ELT_SQLSERVER_PASSWORD")

@@ -46,9 +46,7 @@ def load_sample_data(warehouse: Warehouse, sample_dir: Path = SAMPLE_DIR) -> lis
         inserted = duplicates = gaps = 0
         for response in recording["responses"]:
             watermark = warehouse.watermark(user_id)
-            fetched = collect_recent_plays(
-                response, _spotify_window_exhausted, watermark, user_id
-            )
+            fetched = collect_recent_plays(response, _spotify_window_exhausted, watermark, user_id)
             batch = Batch(
                 new_batch_id(), "demo", user_id, "succeeded", utc_now(), watermark_before=watermark
             )
@@ -56,9 +54,7 @@ def load_sample_data(warehouse: Warehouse, sample_dir: Path = SAMPLE_DIR) -> lis
             inserted += landed.rows_inserted
             duplicates += landed.rows_duplicate
             gaps += landed.gap_suspected
-        results.append(
-            DemoUser(user_id, len(recording["responses"]), inserted, duplicates, gaps)
-        )
+        results.append(DemoUser(user_id, len(recording["responses"]), inserted, duplicates, gaps))
     return results
 
 

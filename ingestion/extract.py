@@ -86,8 +86,12 @@ def extract(
             user_id = str(profile["id"])
             watermark = warehouse.watermark(user_id)
             fetched = client.recently_played_since(watermark)
-            batch = Batch(batch_id, "api", user_id, "succeeded", started, watermark_before=watermark)
-            results.append(UserResult(user_id, land_recent_plays(warehouse, batch, fetched, profile)))
+            batch = Batch(
+                batch_id, "api", user_id, "succeeded", started, watermark_before=watermark
+            )
+            results.append(
+                UserResult(user_id, land_recent_plays(warehouse, batch, fetched, profile))
+            )
         except SpotifyEltError as error:
             failed = Batch(
                 batch_id,

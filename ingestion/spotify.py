@@ -99,7 +99,7 @@ class TokenFile(CacheHandler):  # type: ignore[misc]
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(token_info, handle)
-            os.chmod(temporary, 0o600)  # mkstemp already creates 0600; say it for the reader
+            Path(temporary).chmod(0o600)  # mkstemp already creates 0600; say it for the reader
             Path(temporary).replace(self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -173,18 +173,33 @@ def _build_oauth(settings: Settings, cache_handler: CacheHandler) -> spotipy.Spo
 
 
 def _retry_after_seconds(headers: Any) -> float | None:
-    raw = (headers or {}).get("Retry-After")
+    raw: str | None = (headers or {}).get("Retry-After")
     if raw is None:
         return None
     try:
         return max(0.0, float(raw))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(raw)  # the HTTP-date form
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back to our own backoff
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _is_quota_exceeded(error: spotipy.SpotifyException) -> bool:
     return "QUOTA_EXCEEDED" in f"{error.reason} {error.msg}".upper()
+
+
+def _http_status(error: BaseException) -> tuple[int | None, Any]:
+    """HTTP status and headers of a failed Web API or token call, if it got an answer."""
+    if isinstance(error, spotipy.SpotifyException):
+        return int(error.http_status), error.headers
+    # spotipy raises SpotifyOauthError inside its handler of the HTTPError, without the status.
+    cause = error.__context__
+    if isinstance(cause, requests.HTTPError) and cause.response is not None:
+        return cause.response.status_code, cause.response.headers
+    return None, {}
 
 
 @dataclass
@@ -199,27 +214,26 @@ class _RetryPolicy:
     def is_transient(self, error: BaseException) -> bool:
         if isinstance(error, requests.ConnectionError | requests.Timeout):
             return True
-        if isinstance(error, spotipy.SpotifyException):
-            if error.http_status == 429:
-                wait = _retry_after_seconds(error.headers)
-                within = wait is None or wait <= self.max_retry_after
-                return within and not _is_quota_exceeded(error)
-            return 500 <= error.http_status < 600
-        if isinstance(error, spotipy.SpotifyOauthError):
-            status = getattr(error, "http_status", None)
-            return isinstance(status, int) and (status == 429 or status >= 500)
-        return False
+        status, headers = _http_status(error)
+        if status == 429:
+            wait = _retry_after_seconds(headers)
+            quota = isinstance(error, spotipy.SpotifyException) and _is_quota_exceeded(error)
+            return (wait is None or wait <= self.max_retry_after) and not quota
+        return status is not None and status >= 500
 
     def wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, spotipy.SpotifyException) and error.http_status == 429:
-            retry_after = _retry_after_seconds(error.headers)
+        if error is not None:
+            status, headers = _http_status(error)
+            retry_after = _retry_after_seconds(headers) if status == 429 else None
             if retry_after is not None:
                 return retry_after
-        return self.backoff(state)
+        return float(self.backoff(state))
 
 
-def _translate(error: BaseException, who: str, settings: Settings, attempts: int) -> SpotifyEltError:
+def _translate(
+    error: BaseException, who: str, settings: Settings, attempts: int
+) -> SpotifyEltError:
     """Map a spotipy/requests failure to the one line the user reads."""
     if isinstance(error, spotipy.SpotifyOauthError):
         code = getattr(error, "error", None)
@@ -248,8 +262,7 @@ def _translate(error: BaseException, who: str, settings: Settings, attempts: int
                 else f" after {attempts} attempts"
             )
             return RateLimitedError(
-                f"Spotify {why} for {who}{limit}: retry after "
-                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                f"Spotify {why} for {who}{limit}: retry after {retry_at:%Y-%m-%d %H:%M:%S} UTC",
                 retry_after_seconds=wait or 0.0,
             )
         if status == 401:
@@ -418,7 +431,9 @@ def _page_items(page: object, who: str) -> list[dict[str, Any]]:
         for item in items:
             parse_played_at(item.get("played_at"))
     except ValueError as error:
-        raise SpotifyApiError(f"Spotify returned a play with a bad played_at for {who}: {error}")
+        raise SpotifyApiError(
+            f"Spotify returned a play with a bad played_at for {who}: {error}"
+        ) from None
     return items
 
 
@@ -477,4 +492,3 @@ def _call_once(function: Callable[[], T], settings: Settings) -> T:
         raise
     except Exception as error:
         raise _translate(error, "the new user", settings, 1) from None
-

@@ -30,10 +30,14 @@ RAW_SCHEMA = "raw"
 
 # SQLAlchemy's DateTime is DATETIME on SQL Server (3.33 ms steps): Spotify's played_at has
 # whole milliseconds, so use DATETIME2 there. Naive values, always UTC.
-Timestamp = sa.DateTime().with_variant(mssql.DATETIME2(precision=6), "mssql")
-# Verbatim JSON as text: nvarchar(max) on SQL Server, varchar/text elsewhere. Not jsonb, which
-# would reorder keys and so not be verbatim.
-JsonText = sa.UnicodeText()
+Timestamp = sa.DateTime().with_variant(
+    mssql.DATETIME2(precision=6),  # type: ignore[no-untyped-call]
+    "mssql",
+)
+# Long text: nvarchar(max) on SQL Server (UnicodeText alone would give the deprecated NTEXT).
+LongText = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
+# Verbatim JSON is kept as text: jsonb would reorder keys, and so not be verbatim.
+JsonText = LongText
 UserId = sa.Unicode(128)
 
 metadata = sa.MetaData(schema=RAW_SCHEMA)
@@ -88,7 +92,7 @@ load_batches = sa.Table(
     sa.Column("watermark_before", Timestamp, nullable=True),
     sa.Column("oldest_played_at", Timestamp, nullable=True),
     sa.Column("newest_played_at", Timestamp, nullable=True),
-    sa.Column("message", sa.UnicodeText, nullable=True),
+    sa.Column("message", LongText, nullable=True),
     sa.PrimaryKeyConstraint("batch_id", name="pk_load_batches"),
 )
 

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy
 from spotify_server import SpotifyStandIn
 
-from ingestion.config import PROJECT_ROOT, Settings
+from ingestion.config import Settings
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret-5f2d9c"

@@ -19,7 +19,7 @@ from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.extract import extract
 from ingestion.spotify import TokenFile
-from ingestion.warehouse import Warehouse, load_batches, recently_played
+from ingestion.warehouse import Warehouse, recently_played
 
 USER = "listener-1"
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -85,7 +85,8 @@ def test_lands_every_play_once_across_runs(
         third = extract(settings, warehouse)  # nothing new
         stand_in.add_plays(user, history[45:70])
         fourth = extract(settings, warehouse)
-    inserted = [r.batch.rows_inserted for r in (first, second, third, fourth) for r in r if r.batch]
+    runs = [*first, *second, *third, *fourth]
+    inserted = [result.batch.rows_inserted for result in runs if result.batch]
     assert inserted == [30, 15, 0, 25]
     assert landed(target_env) == expected_keys(history)
     rows = batches(target_env)
@@ -394,4 +395,3 @@ def test_warehouse_unreachable_is_one_line(cli: Callable[..., CliResult], user: 
     )
     assert_one_line_error(result, "PostgreSQL 127.0.0.1:9")
     assert "pg-secret-31337" not in result.output
-

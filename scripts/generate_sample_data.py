@@ -1,0 +1,1338 @@
+"""Generate the bundled, fictional sample data that ``spotify-elt demo`` loads.
+
+The demo loads several weeks of listening history for three made-up users through the very
+same code path that loads real Spotify Web API responses, without any network access. This
+script produces that input: one ``ingestion/sample_data/<user_id>.json.gz`` per user, holding
+
+    {"profile": <GET /v1/me>, "responses": [<GET /v1/me/player/recently-played>, ...]}
+
+where ``responses`` are what a poller calling ``recently-played?after=<watermark>&limit=50``
+every 2-4 hours would have received between 2026-10-05 and 2026-11-08 (UTC). The catalogue
+(artists, albums, tracks) is invented and deliberately full of edge cases that the dbt
+models must survive; see ``ingestion/sample_data/README.md`` for the list.
+
+Everything is derived from ``SEED`` with ``random.Random`` and written as compact JSON in
+gzip with ``mtime=0``, so a rerun is byte-identical. Standard library only, no network.
+After changing this script, regenerate the files from the repository root with
+
+    .venv/bin/python scripts/generate_sample_data.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import random
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo
+
+# The catalogue is multilingual on purpose: Cyrillic letters that look Latin are intended.
+# ruff: noqa: RUF001
+
+SEED = 20261005
+OUT_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "sample_data"
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PERIOD_START = datetime(2026, 10, 5, tzinfo=UTC)
+PERIOD_END = datetime(2026, 11, 9, tzinfo=UTC)  # exclusive: the last day is 2026-11-08
+EU_DST_END = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 03:00 CEST -> 02:00 CET
+US_DST_END = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)  # 02:00 EDT -> 01:00 EST
+
+API = "https://api.spotify.com/v1"
+OPEN = "https://open.spotify.com"
+RECENTLY_PLAYED = f"{API}/me/player/recently-played"
+PAGE_LIMIT = 50  # the API only ever returns the latest 50 plays
+SPLIT_ABOVE = 46  # the simulated poller never lets more than this pile up, except once
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+MINUTE_MS = 60_000
+
+Json = dict[str, Any]
+
+
+def spotify_id(rng: random.Random) -> str:
+    """A 22-character base62 id like the ones Spotify uses."""
+    return "".join(rng.choices(BASE62, k=22))
+
+
+def ms_of(dt: datetime) -> int:
+    return (dt - EPOCH) // timedelta(milliseconds=1)
+
+
+def iso_ms(ms: int) -> str:
+    """``played_at`` as the API writes it: milliseconds, left out when they are zero."""
+    stamp = (EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}Z" if ms % 1000 == 0 else f"{stamp}.{ms % 1000:03d}Z"
+
+
+def weighted_sample(
+    rng: random.Random, items: Sequence[Any], weights: Sequence[float], k: int
+) -> list[Any]:
+    """Sample ``k`` distinct items, heavier ones first more often (Efraimidis-Spirakis)."""
+    keyed = sorted(
+        ((rng.random() ** (1.0 / w), i) for i, w in enumerate(weights) if w > 0), reverse=True
+    )
+    return [items[i] for _, i in keyed[:k]]
+
+
+# --------------------------------------------------------------------------------------------
+# Catalogue
+# --------------------------------------------------------------------------------------------
+
+# 400 characters exactly (asserted below).
+LONG_TITLE = (
+    "Suite for the Night Bus, the Last Bakery Still Open, the Neighbour Who Practises "
+    "Trombone at Two in the Morning, the Cat That Refuses to Come Inside, the Rain That "
+    "Waits Until You Leave the House, and Everyone Else Who Kept Us Awake While We Wrote "
+    "This: Movements I-XII (Including the Interlude We Recorded in the Stairwell Because "
+    "the Studio Was Double-Booked) - Final Cut, Remastered by the Drummer"
+)
+
+# (name, scene, titles that must exist on this artist's own releases)
+ARTIST_SPECS: list[tuple[str, str, list[str]]] = [
+    ("Luna Calavera", "es", []),
+    ("Los Tejados Azules", "es", []),
+    ("Marisol Ybarra", "es", []),
+    ("Niño del Faro", "es", []),
+    ("Cándida Olmedo", "es", []),
+    ("Trópico Fantasma", "es", []),
+    ("La Piñata Eléctrica", "es", ["¿Dónde estás?", "¡Ay, qué calor!"]),
+    ("Begoña Urquiza", "es", []),
+    ("Sr. Ñandú", "es", []),
+    ("Quique Arrieta Trío", "es", ["Intro"]),
+    ("Çédric et les Fantômes", "eu", ["L'amour à l'envers", "Ça ira mieux demain"]),
+    ("Zoë Ångström", "eu", []),
+    ("Mãe d'Água", "eu", ["Saudade de Março"]),
+    ("Søren Kvist", "eu", []),
+    ("Hrafnhildur Ósk", "eu", ["Þögnin", "Kaffið er kalt"]),
+    # "Café Noir" spelled with a combining acute accent (NFD), as some uploads are.
+    ("Émilie Vautrin", "eu", ["Cafe\u0301 Noir"]),
+    ("Inês Brandão", "eu", []),
+    ("月影ノ森", "jp", []),
+    ("夜明けサーカス", "jp", []),
+    ("ひかりのバス停", "jp", []),
+    ("Kōsuke Arata", "jp", []),
+    ("ネオン鯨", "jp", []),
+    ("RINKA☆ROCKET", "jp", ["ハイパー☆ドライブ", "Love♡Signal"]),
+    ("青い自転車", "jp", []),
+    ("Mizuha & The Paper Lanterns", "jp", []),
+    ("별빛 정류장", "kr", []),
+    ("하늘소년", "kr", []),
+    ("NOVA:LINE", "kr", []),
+    ("이서윤", "kr", []),
+    ("밤의 편의점", "kr", []),
+    ("GLASS BLOOM (글래스블룸)", "kr", ["NEON RUSH", "Hi-Five!"]),
+    ("نجوم الصحراء", "ar", []),
+    ("ليلى والقمر", "ar", []),
+    ("Rami Haddadin", "ar", []),
+    ("Северный Ветер", "ru", []),
+    ("Тёплые Окна", "ru", []),
+    ("Маша и Трамваи", "ru", []),
+    ("Полярная Лиса", "ru", []),
+    ("The Marmalade Syndicate", "en", []),
+    ("Hollowpine Assembly", "en", []),
+    ("Juniper Vance", "en", []),
+    ("Neon Haddock", "en", []),
+    ("Static Orchard", "en", ["100% _Pure_ Static", "Bobby'); DROP TABLE tracks;--"]),
+    ("Delia Okonkwo-Reyes", "en", []),
+    ("Pixel Peach 🍑", "en", ["Peach Fuzz 🍑", "🔥🔥🔥"]),
+    ("🌙 Night Laundromat", "en", ["Heart on Fire ❤️\u200d🔥", "👩🏽\u200d🚀 Space Girl"]),
+    ("Don't Panic Orchestra", "en", ["Don't Stop 'Til Tuesday", "Rock 'n' Roll Isn't Dead"]),
+    ('The "Real" Henrys', "en", ['She Said "Maybe"', 'Ain\'t It "Funny"']),
+    ("DJ C:\\Temp", "en", ["C:\\Users\\Me\\Feelings", "Shrug ¯\\_(ツ)_/¯", "\\n Is Not a Newline"]),
+    ("Marlowe & Finch", "en", []),
+    ("Cassidy Thorne", "en", []),
+    ("Lo-Fi Lighthouse", "en", []),
+    ("Grim Tuesday", "en", []),
+    ("Brass Kettle Collective", "en", [LONG_TITLE]),
+    ("Odessa Vale", "en", []),
+    ("Tommy O'Rourke & the Late Trains", "en", ["O'Connell Street at 3 A.M."]),
+    ("MC Paperclip", "en", []),
+    ("Saffron Circuit", "en", []),
+    ("Kid Lagoon", "en", []),
+    ("Aurelio Banks", "en", []),
+]
+VARIOUS_ARTISTS = "Various Artists"
+
+ISRC_COUNTRIES = {
+    "es": ["ES", "ES", "MX", "AR", "CO"],
+    "eu": ["FR", "PT", "SE", "DK", "IS"],
+    "jp": ["JP"],
+    "kr": ["KR"],
+    "ar": ["AE", "LB", "EG"],
+    "ru": ["RU"],
+    "en": ["US", "US", "GB", "CA", "AU", "NG"],
+}
+
+
+def entries(text: str) -> list[str]:
+    """Word lists below are written as "a|b|c" to keep them compact."""
+    return text.split("|")
+
+
+# Title vocabulary per scene.
+EN_ADJ = entries(
+    "Paper|Midnight|Golden|Quiet|Electric|Broken|Velvet|Neon|Silver|Hollow|Crooked|Lucky|"
+    "Borrowed|Northern|Slow|Wild|Faded|Glass|Sunday|Little|Plastic|Lonely|Secondhand|Burning"
+)
+EN_NOUN = entries(
+    "Satellites|Laundry|Harbor|Telephone|Summer|Engines|Ghosts|Parade|Highway|Letters|Orchard|"
+    "Weather|Static|Lanterns|Rivers|Machines|Postcards|Saints|Windows|Fever|Heartbeat|Motel|"
+    "Daylight|Rooftops"
+)
+EN_VERB = entries(
+    "Chasing|Counting|Waiting for|Dancing with|Talking to|Running from|Missing|Calling"
+)
+ES_A = entries(
+    "Canción|Noche|Baile|Luz|Sombra|Carta|Verano|Corazón|Mar|Fuego|Ciudad|Tormenta|Calle|"
+    "Madrugada|Domingo|Beso"
+)
+ES_B = entries(
+    "de papel|sin nombre|de humo|en llamas|del sur|de medianoche|de cristal|para ti|"
+    "que no vuelve|de junio|en Malasaña|al revés|de sal|sin frenos"
+)
+EU_TITLES = entries(
+    "Sous la pluie d'octobre|Mon cœur en hiver|Fête foraine|Les quais à l'aube|Rue des Martyrs|"
+    "Água fria|Noites em Lisboa|Maré cheia|Canção do farol|Höstljus|Sjön under isen|"
+    "Midsommarnatt|Mørke morgener|Vinterbørn|Øen om natten|Norðurljós|Hæg og rólegt|"
+    "Élégie pour un vélo|Déjà-vu|Ça va, ça vient|Soleil de minuit|Brisa do mar|Fjärran|"
+    "Kærlighed på tværs|Au revoir, Été|Pluie d'étoiles"
+)
+JP_A = entries("夏|夜|東京|雨|星|海|月|桜|駅|猫|風|街|冬")
+JP_B = entries(
+    "終わり|メロディー|物語|記憶|ダンス|手紙|ひかり|向こう側|午後|さよなら|ワルツ|秘密|足音"
+)
+JP_EXTRA = entries(
+    "ミッドナイト・ドライブ|トーキョー・ブルー|Paper Moon Radio|シティ・ライツ|カセットテープ|"
+    "Summer Glitch|ラストオーダー|Sakura Static"
+)
+KR_A = entries("파란|작은|깊은|하얀|늦은|따뜻한|조용한|낯선")
+KR_B = entries("새벽|여름|바다|우주|편지|거리|기억|밤|정원|하루")
+RU_TITLES = entries(
+    "Ночной трамвай|Снег на крыше|Последний автобус|Тёплый март|Летние письма|Город спит|"
+    "Без тебя|Осенний вальс|Кухня в три часа|Море внутри|Звёзды над Невой|Пустой вокзал|"
+    "Метель|Утро в огне|Дом у реки|Синий свитер|Радио «Тишина»|Ёлки и провода|Сквозь туман|"
+    "Письмо домой|Холодный чай|Северное сияние|Двор-колодец|Пятый этаж"
+)
+AR_TITLES = entries(
+    "ليلة بيضاء|قمر بيروت|يا حبيبي|رمال الذهب|شوق|على البحر|نسيم الليل|قلبي معك|طريق الشمس|"
+    "سهرانة|مدينة النجوم|حكاية|غيمة|بين السطور|Habibi (Desert Mix)|Dubai Nights|"
+    "Beirut Balcony|Sahara Signal"
+)
+
+
+@dataclass(eq=False)
+class Artist:
+    id: str
+    name: str
+    scene: str
+    country: str
+    registrant: str
+    next_designation: int
+
+    def simplified(self) -> Json:
+        return {
+            "external_urls": {"spotify": f"{OPEN}/artist/{self.id}"},
+            "href": f"{API}/artists/{self.id}",
+            "id": self.id,
+            "name": self.name,
+            "type": "artist",
+            "uri": f"spotify:artist:{self.id}",
+        }
+
+    def new_isrc(self, year: int) -> str:
+        self.next_designation += 1
+        return f"{self.country}{self.registrant}{year % 100:02d}{self.next_designation:05d}"
+
+
+@dataclass(eq=False)
+class Album:
+    id: str
+    name: str
+    album_type: str
+    artists: list[Artist]
+    release: date
+    precision: str  # "day" | "month" | "year"
+    total_tracks: int
+    image_key: str
+    tracks: list[Track] = field(default_factory=list)
+
+    def release_date(self) -> str:
+        if self.precision == "year":
+            return f"{self.release.year:04d}"
+        if self.precision == "month":
+            return f"{self.release.year:04d}-{self.release.month:02d}"
+        return self.release.isoformat()
+
+    def images(self) -> list[Json]:
+        prefixes = [(640, "ab67616d0000b273"), (300, "ab67616d00001e02"), (64, "ab67616d00004851")]
+        return [
+            {
+                "height": size,
+                "url": f"https://i.scdn.co/image/{prefix}{self.image_key}",
+                "width": size,
+            }
+            for size, prefix in prefixes
+        ]
+
+    def to_json(self) -> Json:
+        return {
+            "album_type": self.album_type,
+            "artists": [a.simplified() for a in self.artists],
+            "external_urls": {"spotify": f"{OPEN}/album/{self.id}"},
+            "href": f"{API}/albums/{self.id}",
+            "id": self.id,
+            "images": self.images(),
+            "name": self.name,
+            "release_date": self.release_date(),
+            "release_date_precision": self.precision,
+            "total_tracks": self.total_tracks,
+            "type": "album",
+            "uri": f"spotify:album:{self.id}",
+        }
+
+    def context(self) -> Json:
+        return {
+            "type": "album",
+            "href": f"{API}/albums/{self.id}",
+            "external_urls": {"spotify": f"{OPEN}/album/{self.id}"},
+            "uri": f"spotify:album:{self.id}",
+        }
+
+
+@dataclass(eq=False)
+class Track:
+    id: str
+    name: str
+    album: Album
+    artists: list[Artist]
+    disc_number: int
+    track_number: int
+    duration_ms: int
+    explicit: bool
+    isrc: str
+    _json: Json | None = None
+
+    @property
+    def available_from(self) -> date:
+        return self.album.release
+
+    def to_json(self) -> Json:
+        if self._json is None:
+            self._json = {
+                "album": self.album.to_json(),
+                "artists": [a.simplified() for a in self.artists],
+                "disc_number": self.disc_number,
+                "duration_ms": self.duration_ms,
+                "explicit": self.explicit,
+                "external_ids": {"isrc": self.isrc},
+                "external_urls": {"spotify": f"{OPEN}/track/{self.id}"},
+                "href": f"{API}/tracks/{self.id}",
+                "id": self.id,
+                "is_local": False,
+                "name": self.name,
+                "preview_url": None,
+                "track_number": self.track_number,
+                "type": "track",
+                "uri": f"spotify:track:{self.id}",
+            }
+        return self._json
+
+
+@dataclass(eq=False)
+class LocalTrack:
+    """A file from the user's own disk, played through Spotify: it has no Spotify ids."""
+
+    artist: str
+    album: str
+    name: str
+    seconds: int
+    available_from: date = date(2000, 1, 1)
+
+    @property
+    def duration_ms(self) -> int:
+        return self.seconds * 1000
+
+    def to_json(self) -> Json:
+        parts = ":".join(quote_plus(p) for p in (self.artist, self.album, self.name))
+        # As the API sends it: no ids anywhere, no album artists and no album total_tracks key.
+        return {
+            "album": {
+                "album_type": None,
+                "artists": [],
+                "external_urls": {},
+                "href": None,
+                "id": None,
+                "images": [],
+                "name": self.album,
+                "release_date": None,
+                "release_date_precision": None,
+                "type": "album",
+                "uri": None,
+            },
+            "artists": [
+                {
+                    "external_urls": {},
+                    "href": None,
+                    "id": None,
+                    "name": self.artist,
+                    "type": "artist",
+                    "uri": None,
+                }
+            ],
+            "disc_number": 0,
+            "duration_ms": self.duration_ms,
+            "explicit": False,
+            "external_ids": {},
+            "external_urls": {},
+            "href": None,
+            "id": None,
+            "is_local": True,
+            "name": self.name,
+            "preview_url": None,
+            "track_number": 0,
+            "type": "track",
+            "uri": f"spotify:local:{parts}:{self.seconds}",
+        }
+
+
+Playable = Track | LocalTrack
+
+
+@dataclass
+class Catalogue:
+    artists: list[Artist]
+    albums: list[Album]
+    tracks: list[Track]
+    by_name: dict[str, Artist]
+    edge_tracks: dict[str, Track]  # label -> a track that carries that edge case
+
+
+def _title(rng: random.Random, scene: str, used: set[str]) -> str:
+    for _ in range(200):
+        roll = rng.random()
+        if scene == "es":
+            title = f"{rng.choice(ES_A)} {rng.choice(ES_B)}"
+        elif scene == "eu":
+            title = rng.choice(EU_TITLES)
+        elif scene == "jp":
+            title = (
+                rng.choice(JP_EXTRA) if roll < 0.2 else f"{rng.choice(JP_A)}の{rng.choice(JP_B)}"
+            )
+        elif scene == "kr":
+            title = f"{rng.choice(KR_A)} {rng.choice(KR_B)}"
+            if roll < 0.3:
+                title = f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)}".upper()
+        elif scene == "ru":
+            title = rng.choice(RU_TITLES)
+        elif scene == "ar":
+            title = rng.choice(AR_TITLES)
+        elif roll < 0.55:
+            title = f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)}"
+        elif roll < 0.7:
+            title = f"The {rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)}"
+        elif roll < 0.88:
+            title = f"{rng.choice(EN_VERB)} the {rng.choice(EN_NOUN)}"
+        elif roll < 0.92:
+            title = f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)}, Pt. 2"
+        elif roll < 0.96:
+            title = f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)} - Acoustic"
+        else:
+            title = f"{rng.choice(EN_ADJ)} {rng.choice(EN_NOUN)} - Live in Lisbon"
+        if title not in used:
+            used.add(title)
+            return title
+    raise RuntimeError(f"ran out of {scene} titles")
+
+
+def _release(rng: random.Random) -> tuple[date, str]:
+    roll = rng.random()
+    if roll < 0.16:
+        year = rng.randint(1968, 1994)
+    elif roll < 0.4:
+        year = rng.randint(1995, 2014)
+    else:
+        year = rng.randint(2015, 2026)
+    day = date(year, 1, 1) + timedelta(days=rng.randrange(365))
+    if year == 2026:
+        day = date(2026, 1, 9) + timedelta(days=rng.randrange(260))  # before October
+    if year < 1995:
+        precision = rng.choices(["year", "month", "day"], [5, 2, 3])[0]
+    else:
+        precision = rng.choices(["month", "day"], [1, 24])[0]
+    if precision == "year":
+        day = date(year, 1, 1)
+    elif precision == "month":
+        day = day.replace(day=1)
+    return day, precision
+
+
+def _duration(rng: random.Random) -> int:
+    return int(min(max(rng.gauss(214_000, 46_000), 98_000), 428_000))
+
+
+def _explicit(rng: random.Random, artist: Artist) -> bool:
+    if artist.name == "MC Paperclip":
+        return rng.random() < 0.8
+    return rng.random() < {"en": 0.18, "es": 0.1, "kr": 0.08}.get(artist.scene, 0.03)
+
+
+def build_catalogue() -> Catalogue:
+    rng = random.Random(f"{SEED}:catalogue")
+    artists: list[Artist] = []
+    for name, scene, _ in [*ARTIST_SPECS, (VARIOUS_ARTISTS, "en", [])]:
+        registrant = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=3))
+        artists.append(
+            Artist(
+                id=spotify_id(rng),
+                name=name,
+                scene=scene,
+                country=rng.choice(ISRC_COUNTRIES[scene]),
+                registrant=registrant,
+                next_designation=rng.randint(100, 80_000),
+            )
+        )
+    by_name = {a.name: a for a in artists}
+    fixed_titles = {name: list(titles) for name, _, titles in ARTIST_SPECS}
+    albums: list[Album] = []
+    tracks: list[Track] = []
+    edge: dict[str, Track] = {}
+
+    def new_album(
+        name: str,
+        album_type: str,
+        album_artists: list[Artist],
+        release: date,
+        precision: str,
+        total: int,
+    ) -> Album:
+        album = Album(
+            id=spotify_id(rng),
+            name=name,
+            album_type=album_type,
+            artists=album_artists,
+            release=release,
+            precision=precision,
+            total_tracks=total,
+            image_key=f"{rng.getrandbits(96):024x}",
+        )
+        albums.append(album)
+        return album
+
+    def add_track(
+        album: Album,
+        name: str,
+        track_artists: list[Artist],
+        disc: int,
+        number: int,
+        duration: int | None = None,
+        explicit: bool | None = None,
+        isrc: str | None = None,
+    ) -> Track:
+        main = track_artists[0]
+        track = Track(
+            id=spotify_id(rng),
+            name=name,
+            album=album,
+            artists=list(track_artists),
+            disc_number=disc,
+            track_number=number,
+            duration_ms=_duration(rng) if duration is None else duration,
+            explicit=_explicit(rng, main) if explicit is None else explicit,
+            isrc=main.new_isrc(album.release.year) if isrc is None else isrc,
+        )
+        album.tracks.append(track)
+        tracks.append(track)
+        return track
+
+    def fill_album(album: Album, owner: Artist, count: int, used: set[str], discs: int = 1) -> None:
+        numbers: list[tuple[int, int]] = []
+        per_disc = max(album.total_tracks // discs, count)
+        for disc in range(1, discs + 1):
+            picks = rng.sample(range(1, per_disc + 1), min(count, per_disc))
+            if disc == 1 and rng.random() < 0.6 and 1 not in picks:
+                picks[0] = 1
+            numbers.extend((disc, n) for n in sorted(picks))
+        for disc, number in sorted(numbers):
+            fixed = fixed_titles.get(owner.name, [])
+            name = fixed.pop(0) if fixed else _title(rng, owner.scene, used)
+            used.add(name)
+            duration = None
+            if name == LONG_TITLE:
+                duration = 754_321
+            elif name == "Intro":
+                duration = 48_213
+            track = add_track(
+                album,
+                name,
+                album.artists if album.artists[0] is owner else [owner],
+                disc,
+                number,
+                duration,
+            )
+            if name == LONG_TITLE:
+                edge["400-character title"] = track
+            elif name == "Intro":
+                edge["48-second track"] = track
+
+    lead_singles: list[Track] = []
+    kinds = {"album": 55, "album+single": 20, "ep": 15, "album+album": 10}
+    overrides = {
+        "Luna Calavera": "album+single",
+        "Static Orchard": "album+album",
+        "Brass Kettle Collective": "album",
+        "Juniper Vance": "album",
+        "RINKA☆ROCKET": "album+single",
+        "Pixel Peach 🍑": "album+single",
+        "DJ C:\\Temp": "album",
+        "月影ノ森": "album+album",
+    }
+    for artist in artists[:-1]:
+        kind = overrides.get(artist.name) or rng.choices(list(kinds), list(kinds.values()))[0]
+        used: set[str] = set()
+        album_names: set[str] = set()
+        n_fixed = len(fixed_titles[artist.name])
+        album_artists = [artist]
+        if artist.name == "Juniper Vance":  # a two-artist album
+            album_artists = [artist, by_name["Aurelio Banks"]]
+        release, precision = _release(rng)
+        if kind == "album+single":
+            precision = "day"
+            release = max(release, date(1999, 1, 1))
+        if kind == "ep":
+            count = max(n_fixed, rng.randint(2, 3))
+            album = new_album(
+                _title(rng, artist.scene, album_names),
+                "single",
+                album_artists,
+                release,
+                precision,
+                max(count, rng.randint(3, 5)),
+            )
+            fill_album(album, artist, count, used)
+            continue
+        count = max(n_fixed, rng.randint(3, 4))
+        if kind == "album+album":
+            older_release, older_precision = _release(rng)
+            if older_release > release:
+                release, precision, older_release, older_precision = (
+                    older_release,
+                    older_precision,
+                    release,
+                    precision,
+                )
+            older = new_album(
+                _title(rng, artist.scene, album_names),
+                "album",
+                album_artists,
+                older_release,
+                older_precision,
+                rng.randint(9, 14),
+            )
+            fill_album(older, artist, rng.randint(2, 3), used)
+        deluxe = kind == "album+album" and artist.name == "Static Orchard"
+        name = _title(rng, artist.scene, album_names)
+        if deluxe:
+            name = f"{name} (Deluxe Edition)"
+        album = new_album(
+            name,
+            "album",
+            album_artists,
+            release,
+            precision,
+            rng.randint(max(count, 9), 15) * (2 if deluxe else 1),
+        )
+        fill_album(album, artist, count, used, discs=2 if deluxe else 1)
+        if kind == "album+single":
+            lead_singles.append(album.tracks[0])
+
+    # The two-artist album: member order differs per track, one track with a third artist.
+    jv, ab = by_name["Juniper Vance"], by_name["Aurelio Banks"]
+    jv_album = next(a for a in albums if a.artists == [jv, ab])
+    for i, track in enumerate(jv_album.tracks):
+        track.artists = [jv, ab] if i % 2 == 0 else [ab, jv]
+    jv_album.tracks[-1].artists.append(by_name["Cassidy Thorne"])
+    edge["album with two artists"] = jv_album.tracks[0]
+
+    # Featured artists: 2-4 artists per track, order as credited.
+    pool = [a for a in artists[:-1] if a.name not in ("Juniper Vance", "Aurelio Banks")]
+    candidates = [
+        t
+        for t in tracks
+        if len(t.artists) == 1 and t.album.album_type == "album" and t.name != LONG_TITLE
+    ]
+    for i, track in enumerate(rng.sample(candidates, 30)):
+        n_feat = 3 if i == 0 else rng.choices([1, 2, 3], [70, 22, 8])[0]
+        main = track.artists[0]
+        same = [a for a in pool if a.scene == main.scene and a is not main]
+        others = [a for a in pool if a is not main]
+        feats: list[Artist] = []
+        while len(feats) < n_feat:
+            a = rng.choice(same if rng.random() < 0.6 and same else others)
+            if a not in feats:
+                feats.append(a)
+        track.artists = [main, *feats]
+        if n_feat == 1 and main.scene in ("en", "es") and rng.random() < 0.7:
+            track.name = f"{track.name} (feat. {feats[0].name})"
+        if n_feat == 3:
+            edge["track with 4 artists"] = track
+
+    # Lead singles: the same recording (same ISRC) on a single and on the album.
+    for track in lead_singles:
+        album = track.album
+        single = new_album(
+            track.name,
+            "single",
+            album.artists,
+            album.release - timedelta(days=rng.randint(28, 90)),
+            "day",
+            1,
+        )
+        copy = add_track(
+            single, track.name, track.artists, 1, 1, track.duration_ms, track.explicit, track.isrc
+        )
+        edge.setdefault("same recording on a single and an album", copy)
+
+    # A single released during the sample period: no plays of it before its release day.
+    luna = by_name["Luna Calavera"]
+    new_single = new_album("Fuego lento", "single", [luna], date(2026, 10, 23), "day", 1)
+    edge["released during the period (2026-10-23)"] = add_track(
+        new_single, "Fuego lento", [luna], 1, 1
+    )
+
+    # Compilations: album artist differs from the tracks' first artists; some recordings reused.
+    various = by_name[VARIOUS_ARTISTS]
+    comp_specs = [
+        ("Verano Eterno: Éxitos Latinos 2026", [various], date(2026, 6, 12), ["es"]),
+        ("Tokyo Night Drive Vol. 3 🚗", [various], date(2025, 11, 28), ["jp", "kr"]),
+        ("Kid Lagoon Presents: Beach Sounds", [by_name["Kid Lagoon"]], date(2024, 7, 5), ["en"]),
+    ]
+    for name, comp_artists, release, scenes in comp_specs:
+        source = [
+            t
+            for t in tracks
+            if t.artists[0].scene in scenes
+            and t.album.album_type == "album"
+            and t.album.release < release
+            and t.artists[0] is not comp_artists[0]
+            and t.name != LONG_TITLE
+        ]
+        picks = rng.sample(source, 5)
+        comp = new_album(name, "compilation", comp_artists, release, "day", rng.randint(16, 24))
+        for number, original in enumerate(picks, start=1):
+            if comp_artists[0].name == "Kid Lagoon" and number > 1:
+                add_track(
+                    comp,
+                    f"{original.name} - Kid Lagoon Remix",
+                    [*original.artists[:3], comp_artists[0]],  # at most 4 artists
+                    1,
+                    number,
+                )
+            else:
+                copy = add_track(
+                    comp,
+                    original.name,
+                    original.artists,
+                    1,
+                    number,
+                    original.duration_ms,
+                    original.explicit,
+                    original.isrc,
+                )
+                edge.setdefault("same recording on an album and a compilation", copy)
+        edge.setdefault("compilation (album artist is not the track's artist)", comp.tracks[0])
+
+    for label, titles in [
+        ("Japanese", ["ハイパー☆ドライブ"]),
+        ("emoji", ["Peach Fuzz 🍑"]),
+        ("emoji ZWJ sequence", ["Heart on Fire ❤️\u200d🔥"]),
+        ("single quotes", ["Don't Stop 'Til Tuesday"]),
+        ("double quotes", ['She Said "Maybe"']),
+        ("backslashes", ["C:\\Users\\Me\\Feelings"]),
+        ("SQL injection", ["Bobby'); DROP TABLE tracks;--"]),
+        ("LIKE wildcards", ["100% _Pure_ Static"]),
+        ("NFD combining accent", ["Cafe\u0301 Noir"]),
+    ]:
+        edge[f"title with {label}"] = next(t for t in tracks if t.name.startswith(titles[0]))
+    for label, scene in [("Korean", "kr"), ("Arabic", "ar"), ("Cyrillic", "ru")]:
+        edge[f"title with {label}"] = next(
+            t for t in tracks if t.artists[0].scene == scene and not t.name.isascii()
+        )
+    edge["explicit track"] = next(t for t in tracks if t.explicit)
+    edge["release_date_precision year"] = next(t for t in tracks if t.album.precision == "year")
+    edge["release_date_precision month"] = next(t for t in tracks if t.album.precision == "month")
+    edge["second disc of a deluxe album"] = next(t for t in tracks if t.disc_number == 2)
+    assert len(LONG_TITLE) == 400, len(LONG_TITLE)
+    return Catalogue(artists, albums, tracks, by_name, edge)
+
+
+# --------------------------------------------------------------------------------------------
+# Users and their listening
+# --------------------------------------------------------------------------------------------
+
+# (first local start hour, last local start hour, weight, weekdays with Monday = 0)
+Window = tuple[float, float, float, str]
+
+
+@dataclass
+class Forced:
+    """A session that must happen: the DST nights and the night the poller was down."""
+
+    start: datetime
+    plays: int
+
+
+@dataclass
+class User:
+    id: str
+    display_name: str
+    tz: ZoneInfo
+    scenes: dict[str, float]
+    favourites: list[str]
+    windows: list[Window]
+    weekday_plays: tuple[int, int]
+    weekend_plays: tuple[int, int]
+    contexts: dict[str, float]
+    liked_extra: list[str]  # edge-case labels this user has among their liked songs
+    local_files: list[LocalTrack] = field(default_factory=list)
+    forced: list[Forced] = field(default_factory=list)
+    poller_wakes: float = 9.0  # local hour at which the poller's quiet hours end
+    outage: tuple[datetime, datetime] | None = None
+    overlap_repeats: int = 3
+
+    def profile(self) -> Json:
+        return {
+            "display_name": self.display_name,
+            "external_urls": {"spotify": f"{OPEN}/user/{self.id}"},
+            "href": f"{API}/users/{self.id}",
+            "id": self.id,
+            "images": [],
+            "type": "user",
+            "uri": f"spotify:user:{self.id}",
+        }
+
+
+USERS = [
+    User(
+        id="demo-ana",
+        display_name="Ana Lucía",
+        tz=ZoneInfo("Europe/Madrid"),
+        scenes={"es": 6, "eu": 3, "en": 2, "ar": 1.2, "ru": 0.8, "kr": 0.6, "jp": 0.4},
+        favourites=[
+            "Luna Calavera",
+            "La Piñata Eléctrica",
+            "Mãe d'Água",
+            "Çédric et les Fantômes",
+            "ليلى والقمر",
+            "Pixel Peach 🍑",
+        ],
+        windows=[
+            (7.8, 8.4, 3, "01234"),
+            (10.5, 12.0, 2, "01234"),
+            (14.0, 14.6, 1, "01234"),
+            (16.0, 17.5, 1, "0123"),
+            (20.0, 22.0, 3, "0123456"),
+            (23.3, 24.6, 2, "45"),
+            (10.5, 12.0, 3, "56"),
+            (17.0, 19.0, 2, "56"),
+        ],
+        weekday_plays=(22, 48),
+        weekend_plays=(28, 58),
+        contexts={"playlist": 35, "album": 20, "collection": 20, "artist": 12, "none": 13},
+        liked_extra=[
+            "title with emoji",
+            "title with emoji ZWJ sequence",
+            "title with single quotes",
+            "title with Arabic",
+            "title with NFD combining accent",
+            "released during the period (2026-10-23)",
+        ],
+        local_files=[
+            LocalTrack("Los Del Garaje", "Ensayo 12-03", "Intro (toma 3)", 95),
+            LocalTrack("Los Del Garaje", "Ensayo 12-03", "Canción para Lucía", 241),
+            LocalTrack("Los Del Garaje", "Ensayo 12-03", "No sé qué pasó", 187),
+        ],
+        # Saturday night out across the EU DST switch: local 02:xx happens twice.
+        forced=[Forced(datetime(2026, 10, 24, 23, 38, 11, 400_000, tzinfo=UTC), 36)],
+        poller_wakes=9.5,
+        overlap_repeats=3,
+    ),
+    User(
+        id="demo-kenji",
+        display_name="健二",
+        tz=ZoneInfo("Asia/Tokyo"),
+        scenes={"jp": 6, "kr": 4, "en": 2, "eu": 0.6, "es": 0.4, "ru": 0.3, "ar": 0.2},
+        favourites=["月影ノ森", "RINKA☆ROCKET", "밤의 편의점", "Lo-Fi Lighthouse", "DJ C:\\Temp"],
+        windows=[
+            (6.9, 7.4, 3, "01234"),
+            (12.1, 12.4, 1, "01234"),
+            (15.0, 16.5, 1, "01234"),
+            (18.8, 19.5, 2, "01234"),
+            (22.4, 23.6, 2, "0123456"),
+            (13.0, 15.0, 3, "56"),
+            (9.5, 10.5, 1, "56"),
+            (19.5, 21.0, 2, "56"),
+        ],
+        weekday_plays=(20, 44),
+        weekend_plays=(32, 60),
+        contexts={"album": 35, "playlist": 20, "collection": 20, "artist": 15, "none": 10},
+        liked_extra=[
+            "title with backslashes",
+            "title with Korean",
+            "title with emoji",
+            "title with double quotes",
+        ],
+        # Sunday morning in Tokyo while Europe and then the US leave summer time.
+        forced=[
+            Forced(datetime(2026, 10, 25, 0, 20, 5, 0, tzinfo=UTC), 24),
+            Forced(datetime(2026, 11, 1, 5, 10, 42, 0, tzinfo=UTC), 26),
+        ],
+        poller_wakes=8.5,
+        overlap_repeats=2,
+    ),
+    User(
+        id="demo-sam",
+        display_name="Sam O'Neill",
+        tz=ZoneInfo("America/New_York"),
+        scenes={"en": 6, "es": 1.2, "kr": 1.2, "eu": 1, "ru": 0.8, "ar": 0.6, "jp": 0.6},
+        favourites=[
+            "Static Orchard",
+            "Brass Kettle Collective",
+            'The "Real" Henrys',
+            "MC Paperclip",
+            "Северный Ветер",
+            "Don't Panic Orchestra",
+        ],
+        windows=[
+            (9.0, 9.6, 3, "01234"),
+            (13.4, 14.4, 3, "01234"),
+            (18.0, 18.5, 1, "0124"),
+            (21.0, 22.5, 1, "0123456"),
+            (8.0, 8.5, 1, "56"),
+            (14.0, 16.0, 2, "56"),
+        ],
+        weekday_plays=(28, 56),
+        weekend_plays=(20, 42),
+        contexts={"playlist": 40, "collection": 25, "album": 15, "artist": 10, "none": 10},
+        liked_extra=[
+            "400-character title",
+            "title with SQL injection",
+            "title with LIKE wildcards",
+            "title with Cyrillic",
+            "title with backslashes",
+            "title with double quotes",
+        ],
+        local_files=[
+            LocalTrack("Sam & The Roommates", "", "Basement Jam #4", 302),
+            LocalTrack("Sam & The Roommates", "Voice Memos", "Untitled 7 (it's fine)", 133),
+        ],
+        forced=[
+            # Friday party and Saturday morning while the poller is down: > 50 plays, some lost.
+            Forced(datetime(2026, 10, 17, 0, 4, 27, 250_000, tzinfo=UTC), 40),
+            Forced(datetime(2026, 10, 17, 13, 2, 9, 900_000, tzinfo=UTC), 22),
+            # Halloween party across the US DST switch: local 01:xx happens twice.
+            Forced(datetime(2026, 11, 1, 4, 41, 3, 0, tzinfo=UTC), 40),
+        ],
+        outage=(
+            datetime(2026, 10, 16, 20, 55, tzinfo=UTC),
+            datetime(2026, 10, 17, 16, 12, 40, tzinfo=UTC),
+        ),
+        poller_wakes=10.0,
+        overlap_repeats=4,
+    ),
+]
+
+
+@dataclass(eq=False)
+class Playlist:
+    context: Json
+    tracks: list[Playable]
+
+
+@dataclass(eq=False)
+class Play:
+    ms: int
+    track: Playable
+    context: Json | None
+
+    def to_json(self) -> Json:
+        return {
+            "track": self.track.to_json(),
+            "played_at": iso_ms(self.ms),
+            "context": self.context,
+        }
+
+
+def playlist_context(playlist_id: str) -> Json:
+    return {
+        "type": "playlist",
+        "href": f"{API}/playlists/{playlist_id}",
+        "external_urls": {"spotify": f"{OPEN}/playlist/{playlist_id}"},
+        "uri": f"spotify:playlist:{playlist_id}",
+    }
+
+
+def artist_context(artist: Artist) -> Json:
+    return {
+        "type": "artist",
+        "href": f"{API}/artists/{artist.id}",
+        "external_urls": {"spotify": f"{OPEN}/artist/{artist.id}"},
+        "uri": f"spotify:artist:{artist.id}",
+    }
+
+
+class Listener:
+    """Turns one user's taste and habits into a sequence of plays."""
+
+    def __init__(self, cat: Catalogue, user: User, editorial: Playlist) -> None:
+        self.cat = cat
+        self.user = user
+        self.rng = random.Random(f"{SEED}:{user.id}:listening")
+        self.weights = [self.track_weight(t) for t in cat.tracks]
+        self.collection_context: Json = {
+            "type": "collection",
+            "href": f"{API}/me/tracks",
+            "external_urls": {"spotify": f"{OPEN}/collection/tracks"},
+            "uri": f"spotify:user:{user.id}:collection",
+        }
+        in_library = [t for t in cat.tracks if t.available_from < PERIOD_START.date()]
+        lib_weights = [self.track_weight(t) for t in in_library]
+        liked: list[Playable] = weighted_sample(self.rng, in_library, lib_weights, 70)
+        liked.extend(t for t in (cat.edge_tracks[x] for x in user.liked_extra) if t not in liked)
+        self.liked = liked
+        self.playlists = [editorial]
+        for i in range(3):
+            tracks: list[Playable] = weighted_sample(
+                self.rng, in_library, lib_weights, self.rng.randint(22, 40)
+            )
+            if i == 0:
+                tracks.extend(user.local_files)
+            self.playlists.append(Playlist(playlist_context(spotify_id(self.rng)), tracks))
+
+    def track_weight(self, track: Track) -> float:
+        weight = self.user.scenes.get(track.artists[0].scene, 0.2)
+        if any(a.name in self.user.favourites for a in track.artists):
+            weight *= 5
+        if track.album.album_type == "compilation":
+            weight *= 0.6
+        return weight
+
+    def segment(self, kind: str, day: date) -> tuple[list[Playable], Json | None]:
+        rng = self.rng
+        avail = [t.available_from <= day for t in self.cat.tracks]
+        weights = [w if ok else 0.0 for w, ok in zip(self.weights, avail, strict=True)]
+        if kind == "album":
+            first = rng.choices(self.cat.tracks, weights)[0]
+            album = first.album
+            tracks: list[Playable] = [
+                *sorted(album.tracks, key=lambda t: (t.disc_number, t.track_number))
+            ]
+            start = 0 if rng.random() < 0.7 else rng.randrange(len(tracks))
+            return tracks[start:], album.context()
+        if kind == "artist":
+            first = rng.choices(self.cat.tracks, weights)[0]
+            artist = first.artists[0]
+            tracks = [t for t in self.cat.tracks if artist in t.artists and t.available_from <= day]
+            rng.shuffle(tracks)
+            return tracks, artist_context(artist)
+        if kind in ("playlist", "collection"):
+            playlist = (
+                Playlist(self.collection_context, self.liked)
+                if kind == "collection"
+                else rng.choice(self.playlists)
+            )
+            tracks = [t for t in playlist.tracks if t.available_from <= day]
+            rng.shuffle(tracks)
+            return tracks, playlist.context
+        picks: list[Playable] = rng.choices(self.cat.tracks, weights, k=30)
+        return [t for i, t in enumerate(picks) if i == 0 or t is not picks[i - 1]], None
+
+    def session(self, count: int, day: date, repeat: bool) -> list[tuple[Playable, Json | None]]:
+        rng = self.rng
+        out: list[tuple[Playable, Json | None]] = []
+        while len(out) < count:
+            kind = rng.choices(list(self.user.contexts), list(self.user.contexts.values()))[0]
+            tracks, context = self.segment(kind, day)
+            take = len(tracks) if kind == "album" else rng.randint(5, 25)
+            for track in tracks[: min(take, count - len(out))]:
+                if out and out[-1][0] is track:
+                    continue
+                out.append((track, context))
+                if rng.random() < 0.0015:  # repeat-one
+                    out.append((track, context))
+        if repeat and len(out) > 4:
+            out.insert(3, out[2])
+        return out[:count]
+
+    def plan(self) -> list[tuple[datetime, int, bool, bool]]:
+        """Sessions as (UTC start, plays, fixed, with a forced repeat)."""
+        rng, user = self.rng, self.user
+        first = PERIOD_START.astimezone(user.tz).date() - timedelta(days=1)
+        last = PERIOD_END.astimezone(user.tz).date()
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        forced_days = {f.start.astimezone(user.tz).date(): f for f in user.forced}
+        eligible = [d for d in days[3:-3] if d not in forced_days]
+        idle = set(rng.sample(eligible, 2))
+        repeat_day = rng.choice([d for d in eligible if d not in idle])
+        plans: list[tuple[datetime, int, bool, bool]] = [
+            (f.start, f.plays, True, False) for f in user.forced
+        ]
+        for day in days:
+            if day in idle:
+                continue
+            weekend = day.weekday() >= 5
+            lo, hi = user.weekend_plays if weekend else user.weekday_plays
+            target = rng.randint(lo, hi)
+            if day in forced_days:
+                target = max(
+                    8,
+                    target
+                    - sum(
+                        f.plays for f in user.forced if f.start.astimezone(user.tz).date() == day
+                    ),
+                )
+            windows = [w for w in user.windows if str(day.weekday()) in w[3]]
+            counts = [0] * len(windows)
+            for i in rng.choices(range(len(windows)), [w[2] for w in windows], k=target):
+                counts[i] += 1
+            for (lo_h, hi_h, _, _), n in zip(windows, counts, strict=True):
+                if n == 0:
+                    continue
+                offset = timedelta(hours=lo_h) + timedelta(
+                    seconds=rng.uniform(0, (hi_h - lo_h) * 3600)
+                )
+                local = datetime.combine(day, time()) + offset
+                start = local.replace(tzinfo=user.tz).astimezone(UTC)
+                start += timedelta(microseconds=rng.randrange(1_000_000) - start.microsecond)
+                repeat = day == repeat_day and not any(p[3] for p in plans)
+                plans.append((start, n, False, repeat))
+        plans.sort(key=lambda p: p[0])
+        return plans
+
+    def plays(self) -> list[Play]:
+        rng = self.rng
+        plans = self.plan()
+        plays: list[Play] = []
+        cursor = 0
+        for index, (start, count, fixed, repeat) in enumerate(plans):
+            start_ms = ms_of(start)
+            later_fixed = [ms_of(p[0]) for p in plans[index + 1 :] if p[2]]
+            limit = min(later_fixed, default=ms_of(PERIOD_END) + 86_400_000) - 5 * MINUTE_MS
+            if not fixed:
+                start_ms = max(start_ms, cursor + rng.randint(6 * MINUTE_MS, 25 * MINUTE_MS))
+                if start_ms >= limit:
+                    continue
+            assert start_ms > cursor, "sessions overlap"
+            now = start_ms
+            day = (EPOCH + timedelta(milliseconds=start_ms)).date()
+            for track, context in self.session(count, day, repeat):
+                if rng.random() < 0.08:  # skipped after a while; it still counts as played
+                    elapsed = rng.randint(31_000, max(32_000, int(track.duration_ms * 0.7)))
+                else:
+                    elapsed = track.duration_ms + rng.randint(150, 2_500)
+                if now + elapsed > limit:
+                    break
+                now += elapsed
+                plays.append(Play(now, track, context))
+            cursor = now
+        start_ms, end_ms = ms_of(PERIOD_START), ms_of(PERIOD_END)
+        plays = [p for p in plays if start_ms <= p.ms < end_ms]
+        for play in plays:  # whole seconds are written without milliseconds: keep those rare
+            if play.ms % 1000 == 0:
+                play.ms += 1
+        for i in rng.sample(range(len(plays)), 5):  # ... but have a few
+            plays[i].ms -= plays[i].ms % 1000
+        assert all(a.ms < b.ms for a, b in itertools.pairwise(plays))
+        return plays
+
+
+# --------------------------------------------------------------------------------------------
+# The poller
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UserData:
+    user: User
+    plays: list[Play]
+    responses: list[Json]
+    notes: list[str]
+
+
+def poll_times(user: User, play_ms: list[int]) -> list[int]:
+    """When the simulated poller called the API (epoch ms).
+
+    Every 2-4 hours; asleep from 01:30 local time until the user's usual wake-up; down once if
+    the user has an outage; and more often whenever plays pile up, so that only the outage
+    ever loses plays. To keep the sample small and the responses meaningful, most calls that
+    found nothing new are then left out (that changes no other response, as the watermark only
+    moves on new plays): four empty responses per user are kept, plus the last call, made
+    after the period ended.
+    """
+    rng = random.Random(f"{SEED}:{user.id}:poller")
+    polls: list[int] = []
+    t = PERIOD_START + timedelta(seconds=rng.randint(3600, 9000))
+    while True:
+        local = t.astimezone(user.tz)
+        hour = local.hour + local.minute / 60
+        if 1.5 <= hour < user.poller_wakes:
+            wake = local.replace(hour=0, minute=0, second=0) + timedelta(
+                hours=user.poller_wakes, seconds=rng.randint(0, 2400)
+            )
+            t = wake.astimezone(UTC)
+        if user.outage and user.outage[0] < t < user.outage[1]:
+            t = user.outage[1]
+        polls.append(ms_of(t))
+        if t >= PERIOD_END:
+            break
+        t += timedelta(seconds=rng.randint(2 * 3600, 4 * 3600), microseconds=rng.randrange(10**6))
+    outage_end = ms_of(user.outage[1]) if user.outage else -1
+    while True:  # poll more often while the user is binge-listening
+        bounds = [ms_of(PERIOD_START), *polls]
+        for lo, hi in itertools.pairwise(bounds):
+            inside = play_ms[bisect_right(play_ms, lo) : bisect_right(play_ms, hi)]
+            if len(inside) > SPLIT_ABOVE and hi != outage_end:
+                mid = len(inside) // 2
+                polls.append(rng.randint(inside[mid - 1] + 1, inside[mid] - 1))
+                polls.sort()
+                break
+        else:
+            break
+    bounds = [ms_of(PERIOD_START), *polls]
+    empty = [
+        hi
+        for lo, hi in itertools.pairwise(bounds)
+        if bisect_right(play_ms, hi) == bisect_right(play_ms, lo) and hi < ms_of(PERIOD_END)
+    ]
+    keep = set(rng.sample(empty, 4))
+    return [p for p in polls if p in keep or p not in empty]
+
+
+def simulate(cat: Catalogue, user: User, editorial: Playlist) -> UserData:
+    plays = Listener(cat, user, editorial).plays()
+    play_ms = [p.ms for p in plays]
+    polls = poll_times(user, play_ms)
+    rng = random.Random(f"{SEED}:{user.id}:overlap")
+    bounds = [ms_of(PERIOD_START), *polls]
+    counts = [
+        bisect_right(play_ms, hi) - bisect_right(play_ms, lo)
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    r = user.overlap_repeats
+    candidates = [
+        i
+        for i in range(20, len(polls) - 1)
+        if counts[i - 1] >= r + 3
+        and 0 < counts[i] <= PAGE_LIMIT - r - 4
+        and max(counts[i - 2 : i + 2]) <= PAGE_LIMIT
+    ]
+    overlap_at = rng.choice(candidates)
+    notes: list[str] = []
+    responses: list[Json] = []
+    watermark = ms_of(PERIOD_START)
+    previous: list[Play] = []
+    for index, poll in enumerate(polls):
+        after = watermark
+        if index == overlap_at:  # stale watermark: repeats the newest r plays of the last response
+            after = previous[r].ms
+            notes.append(
+                f"overlap: response #{index} (after={after}) repeats {r} plays "
+                f"{iso_ms(previous[r - 1].ms)} .. {iso_ms(previous[0].ms)}"
+            )
+        visible = plays[bisect_right(play_ms, after) : bisect_right(play_ms, poll)]
+        page = visible[-PAGE_LIMIT:][::-1]
+        if len(visible) > PAGE_LIMIT:
+            lost = visible[: len(visible) - PAGE_LIMIT]
+            notes.append(
+                f"gap: response #{index} (after={after}) had {len(visible)} plays to return; "
+                f"the {len(lost)} oldest, {iso_ms(lost[0].ms)} .. {iso_ms(lost[-1].ms)}, are lost"
+            )
+        newest, oldest = (page[0].ms, page[-1].ms) if page else (0, 0)
+        responses.append(
+            {
+                "href": f"{RECENTLY_PLAYED}?after={after}&limit={PAGE_LIMIT}",
+                "items": [p.to_json() for p in page],
+                "limit": PAGE_LIMIT,
+                "next": (
+                    f"{RECENTLY_PLAYED}?before={oldest}&limit={PAGE_LIMIT}"
+                    if len(page) == PAGE_LIMIT
+                    else None
+                ),
+                "cursors": {"after": str(newest), "before": str(oldest)} if page else None,
+            }
+        )
+        if page:
+            watermark = max(watermark, newest)
+            previous = page
+    return UserData(user, plays, responses, notes)
+
+
+def editorial_playlist(cat: Catalogue) -> Playlist:
+    """One public editorial playlist that all three users play from."""
+    rng = random.Random(f"{SEED}:editorial")
+    playlist_id = "37i9dQZF1DX" + "".join(rng.choices(BASE62, k=11))
+    tracks: list[Playable] = [
+        t for t in rng.sample(cat.tracks, 45) if t.available_from < PERIOD_START.date()
+    ]
+    return Playlist(playlist_context(playlist_id), tracks)
+
+
+def verify(cat: Catalogue, data: list[UserData]) -> None:
+    """Fail loudly if a regeneration lost one of the edge cases the data exists to carry."""
+    returned_items = [item for d in data for r in d.responses for item in r["items"]]
+    returned = {json.dumps(i["track"], sort_keys=True) for i in returned_items}
+    for label, track in cat.edge_tracks.items():
+        assert json.dumps(track.to_json(), sort_keys=True) in returned, f"never played: {label}"
+    assert any(i["track"]["is_local"] for i in returned_items)
+    assert any(i["context"] is None for i in returned_items)
+    assert any("." not in i["played_at"] for i in returned_items)
+    for d in data:
+        assert sum("gap:" in n for n in d.notes) == (1 if d.user.outage else 0)
+        assert sum("overlap:" in n for n in d.notes) == 1
+        assert any(r["items"] == [] for r in d.responses)
+        hour = 3_600_000
+        for switch in (EU_DST_END, US_DST_END):
+            before, after = switch - timedelta(hours=1), switch + timedelta(hours=1)
+            if d.user.tz.utcoffset(before) != d.user.tz.utcoffset(after):
+                # the repeated local hour: plays in both of its occurrences
+                at = ms_of(switch)
+                assert any(at - hour <= p.ms < at for p in d.plays), d.user.id
+                assert any(at <= p.ms < at + hour for p in d.plays), d.user.id
+        assert any(
+            a.track is b.track and isinstance(a.track, Track)
+            for a, b in itertools.pairwise(d.plays)
+        ), f"{d.user.id}: no repeat"
+
+
+def main() -> None:
+    cat = build_catalogue()
+    editorial = editorial_playlist(cat)
+    data = [simulate(cat, user, editorial) for user in USERS]
+    verify(cat, data)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    print(
+        f"catalogue: {len(cat.artists)} artists, {len(cat.albums)} albums, {len(cat.tracks)} tracks"
+    )
+    for d in data:
+        doc = {"profile": d.user.profile(), "responses": d.responses}
+        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        path = OUT_DIR / f"{d.user.id}.json.gz"
+        path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+        in_responses = {item["played_at"] for r in d.responses for item in r["items"]}
+        empty = sum(1 for r in d.responses if not r["items"])
+        print(
+            f"{path.name}: {path.stat().st_size:,} bytes; {len(d.plays)} plays, "
+            f"{len(in_responses)} of them returned; {len(d.responses)} responses ({empty} empty)"
+        )
+        for note in d.notes:
+            print(f"  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""One configuration (DESIGN §3): loader, dbt profiles and README name the same variables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import settings_from
+
+from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, load_settings
+from ingestion.errors import ConfigError
+
+PROFILES = DBT_PROJECT_DIR / "profiles.yml"
+EXAMPLE = PROJECT_ROOT / "profiles.yml.example"
+
+
+def settings_variables() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add((field.alias or name).upper())
+    return names
+
+
+def test_defaults_match_the_design() -> None:
+    settings = settings_from({})
+    assert settings.target == "duckdb"
+    assert settings.spotify_redirect_uri == "http://127.0.0.1:8888/callback"
+    assert settings.spotify_api_url == "https://api.spotify.com/v1"
+    assert settings.spotify_accounts_url == "https://accounts.spotify.com"
+    assert settings.duckdb_path == PROJECT_ROOT / "warehouse" / "spotify.duckdb"
+
+
+def test_dotenv_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "SPOTIFY_CLIENT_ID=from-dotenv\nSPOTIFY_ELT_TARGET=postgres\n"
+        "SPOTIFY_ELT_DUCKDB_PATH=relative/file.duckdb\n"
+    )
+    monkeypatch.setenv("SPOTIFY_ELT_TARGET", "sqlserver")
+    settings = load_settings()
+    assert settings.spotify_client_id == "from-dotenv"
+    assert settings.target == "sqlserver"
+    assert settings.duckdb_path == tmp_path / "relative" / "file.duckdb"  # made absolute
+
+
+def test_bad_value_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPOTIFY_ELT_TARGET", "oracle")
+    with pytest.raises(ConfigError, match=r"^invalid SPOTIFY_ELT_TARGET: "):
+        load_settings()
+
+
+def test_secrets_do_not_print() -> None:
+    settings = settings_from(
+        {"SPOTIFY_CLIENT_SECRET": "s3cr3t", "SPOTIFY_REFRESH_TOKEN": "r3fr3sh"}
+    )
+    assert "s3cr3t" not in repr(settings) and "r3fr3sh" not in str(settings)
+    assert set(settings.secrets) == {"s3cr3t", "r3fr3sh"}
+
+
+def test_profiles_read_only_variables_the_loader_knows() -> None:
+    used = set(re.findall(r"env_var\('([A-Z_]+)'", PROFILES.read_text()))
+    assert used, "profiles.yml reads no environment variable"
+    assert used <= settings_variables()
+    # Every warehouse setting of the loader reaches dbt too.
+    warehouse = {
+        name
+        for name in settings_variables()
+        if name.startswith(("SPOTIFY_ELT_POSTGRES", "SPOTIFY_ELT_SQLSERVER"))
+    }
+    assert warehouse <= used
+
+
+def test_profiles_example_is_the_project_profile() -> None:
+    assert yaml.safe_load(EXAMPLE.read_text()) == yaml.safe_load(PROFILES.read_text())
+    assert set(yaml.safe_load(PROFILES.read_text())["spotify_elt"]["outputs"]) == {
+        "duckdb", "postgres", "sqlserver",
+    }  # fmt: skip
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = {name for name in settings_variables() if f"`{name}`" not in readme}
+    assert not missing, f"README does not list {sorted(missing)}"
