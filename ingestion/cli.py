@@ -38,7 +38,8 @@ class _RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if secret]
+        # A two-letter "secret" (a typo, a test value) would mask letters in every line.
+        self.secrets = [secret for secret in secrets if len(secret) >= 6]
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

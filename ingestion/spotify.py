@@ -357,7 +357,8 @@ class SpotifyClient:
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
-        log.warning(
+        # INFO, not WARNING: a run that recovers is fine, one that does not ends in one error line.
+        log.info(
             "Spotify call for %s failed (%s); retry %d in %.1fs",
             self._who,
             _describe(error),

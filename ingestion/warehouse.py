@@ -293,7 +293,8 @@ class Warehouse:
             with self.transaction() as connection:
                 self._insert_batch(connection, batch)
         except WarehouseError as error:
-            log.warning("could not record the failed load: %s", error)
+            # The error that made the load fail is reported already; this one is its echo.
+            log.info("could not record the failed load: %s", error)
 
     def _present_keys(
         self, connection: Connection, keys: Sequence[tuple[str, datetime]]
