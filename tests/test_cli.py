@@ -77,7 +77,8 @@ def test_sql_server_auth_modes_reach_the_odbc_connection_string(
     )
     from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
 
-    arguments, _ = MSDialect_pyodbc().create_connect_args(engine_url(settings))
+    dialect = MSDialect_pyodbc()  # type: ignore[no-untyped-call]
+    arguments, _ = dialect.create_connect_args(engine_url(settings))
     connection_string = arguments[0]
     for fragment in expected:
         assert fragment in connection_string
