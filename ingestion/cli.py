@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from ingestion.config import Settings, load_settings
 from ingestion.errors import SpotifyEltError
@@ -36,16 +37,13 @@ app = typer.Typer(
 class _RedactSecrets(logging.Filter):
     """Replace any configured secret in a log line with ***, whoever logged it."""
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
-        # A two-letter "secret" (a typo, a test value) would mask letters in every line.
-        self.secrets = [secret for secret in secrets if len(secret) >= 6]
+        self.settings = settings
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = self.settings.scrub(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -53,7 +51,7 @@ class _RedactSecrets(logging.Filter):
 
 def _configure_logging(settings: Settings, verbose: bool) -> None:
     handler = RichHandler(console=err, show_path=False, show_time=False)
-    handler.addFilter(_RedactSecrets(settings.secrets))
+    handler.addFilter(_RedactSecrets(settings))
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
@@ -67,10 +65,18 @@ def _configure_logging(settings: Settings, verbose: bool) -> None:
 
 
 _verbose = False
+_loaded: Settings | None = None
+
+
+def _print_error(message: str) -> None:
+    if _loaded is not None:  # belt and braces: messages are built without secrets
+        message = _loaded.scrub(message)
+    # The message is data (paths, Spotify's words): never let rich read it as markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    _print_error(message)
     return typer.Exit(1)
 
 
@@ -90,7 +96,8 @@ def command(function: Callable[P, R]) -> Callable[P, R]:
 
 
 def _settings() -> Settings:
-    settings = load_settings()
+    global _loaded
+    settings = _loaded = load_settings()
     _configure_logging(settings, _verbose)
     return settings
 
@@ -130,6 +137,7 @@ def auth(
         f"Authorised {name} ({profile['id']}); token stored in "
         f"{settings.token_dir / (profile['id'] + '.json')} (mode 0600)",
         highlight=False,
+        markup=False,
     )
 
 
@@ -156,7 +164,7 @@ def _extract(settings: Settings) -> bool:
     out.print(table)
     for result in results:
         if result.error:
-            err.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+            _print_error(result.error)
     return all(result.error is None for result in results)
 
 

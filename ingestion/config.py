@@ -71,7 +71,9 @@ class Settings(BaseSettings):
 
     @field_validator("spotify_api_url", "spotify_accounts_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
     @field_validator("duckdb_path", "token_dir")
@@ -89,18 +91,40 @@ class Settings(BaseSettings):
 
     @cached_property
     def secrets(self) -> tuple[str, ...]:
-        """Secret values to scrub from anything we print or log."""
+        """Secret values to scrub from anything we print, log or store as a message."""
         values = [
             self.spotify_client_secret,
             self.spotify_refresh_token,
             self.postgres_password,
             self.sqlserver_password,
         ]
-        return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+        # A two-letter "secret" (a typo, a test value) would mask letters in every line.
+        return tuple(v.get_secret_value() for v in values if v and len(v.get_secret_value()) >= 6)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every configured secret replaced by ***."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def dbt_environment(self) -> dict[str, str]:
-        """Variables dbt's `env_var()` needs, with paths made absolute (dbt runs elsewhere)."""
-        return {"SPOTIFY_ELT_TARGET": self.target, "SPOTIFY_ELT_DUCKDB_PATH": str(self.duckdb_path)}
+        """What dbt's `env_var()` reads, as resolved here: `.env` values and absolute paths too.
+
+        pydantic reads `.env` without putting it into the process environment, and dbt runs in
+        another working directory: without this, dbt would fall back to its defaults.
+        """
+        environment = {}
+        for name, field in type(self).model_fields.items():
+            variable = (field.alias or name).upper()
+            if not variable.startswith(("SPOTIFY_ELT_POSTGRES", "SPOTIFY_ELT_SQLSERVER")):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            environment[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+        environment["SPOTIFY_ELT_TARGET"] = self.target
+        environment["SPOTIFY_ELT_DUCKDB_PATH"] = str(self.duckdb_path)
+        return environment
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -113,3 +137,7 @@ def load_settings(**overrides: object) -> Settings:
         if not name.startswith("SPOTIFY"):
             name = f"SPOTIFY_{name}"
         raise ConfigError(f"invalid {name}: {first['msg']}") from None
+    except (OSError, UnicodeError) as error:  # an unreadable or non-UTF-8 .env
+        raise ConfigError(f"cannot read .env: {error}") from None
+    except RuntimeError as error:  # Path.expanduser() of an unknown ~user
+        raise ConfigError(f"invalid path in the configuration: {error}") from None

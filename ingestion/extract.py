@@ -18,6 +18,7 @@ from ingestion.spotify import (
     SpotifyClient,
     authorised_accounts,
     parse_played_at,
+    require_app_credentials,
 )
 from ingestion.warehouse import Batch, Play, Warehouse, new_batch_id, utc_now
 
@@ -73,6 +74,7 @@ def extract(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[UserResult]:
     """Extract every authorised user; one user's failure is reported, never stops the others."""
+    require_app_credentials(settings)
     accounts = list(accounts) if accounts is not None else authorised_accounts(settings)
     warehouse.create_raw_tables()
     results = []
@@ -93,15 +95,12 @@ def extract(
                 UserResult(user_id, land_recent_plays(warehouse, batch, fetched, profile))
             )
         except SpotifyEltError as error:
+            message = settings.scrub(str(error))
+            user_id = user_id or account.user_id
             failed = Batch(
-                batch_id,
-                "api",
-                user_id,
-                "failed",
-                started,
-                watermark_before=watermark,
-                message=str(error),
-            )
+                batch_id, "api", user_id, "failed", started,
+                watermark_before=watermark, message=message,
+            )  # fmt: skip
             warehouse.record_failure(failed)
-            results.append(UserResult(user_id or account.label, error=str(error)))
+            results.append(UserResult(user_id or account.label, error=message))
     return results

@@ -43,6 +43,7 @@ PAGE_LIMIT = 50
 # `next` chain must not keep a scheduled run busy.
 MAX_PAGES = 10
 EPOCH = datetime(1970, 1, 1)
+MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600.0
 
 T = TypeVar("T")
 
@@ -88,14 +89,29 @@ class TokenFile(CacheHandler):  # type: ignore[misc]
             return None
         except (OSError, ValueError) as error:
             raise AuthError(
-                f"cannot read the token file {self.path} ({type(error).__name__}); "
+                f"cannot read the token file {self.path} ({type(error).__name__}): "
                 "run `spotify-elt auth` again"
             ) from None
-        return token if isinstance(token, dict) else None
+        # spotipy indexes these keys without checking: a hand-edited file must fail here.
+        if not (
+            isinstance(token, dict)
+            and isinstance(token.get("refresh_token"), str)
+            and isinstance(token.get("expires_at"), int | float)
+            and isinstance(token.get("scope"), str)
+            and isinstance(token.get("access_token"), str)
+        ):
+            raise AuthError(f"the token file {self.path} is damaged: run `spotify-elt auth` again")
+        return token
 
     def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".token-")
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".token-")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the token file {self.path} ({error.strerror or error}): "
+                "check SPOTIFY_ELT_TOKEN_DIR"
+            ) from None
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(token_info, handle)
@@ -112,6 +128,7 @@ class Account:
 
     label: str
     cache_handler: CacheHandler = field(repr=False)
+    user_id: str | None = None  # known before any call for stored tokens (the file name)
 
 
 def authorised_accounts(settings: Settings) -> list[Account]:
@@ -132,7 +149,7 @@ def authorised_accounts(settings: Settings) -> list[Account]:
             "no authorised Spotify user: run `spotify-elt auth` "
             "(or set SPOTIFY_REFRESH_TOKEN for a headless run)"
         )
-    return [Account(path.stem, TokenFile(path)) for path in files]
+    return [Account(path.stem, TokenFile(path), user_id=path.stem) for path in files]
 
 
 class _HeadlessOAuth(spotipy.SpotifyOAuth):  # type: ignore[misc]
@@ -149,11 +166,17 @@ class _HeadlessOAuth(spotipy.SpotifyOAuth):  # type: ignore[misc]
         )
 
 
-def _build_oauth(settings: Settings, cache_handler: CacheHandler) -> spotipy.SpotifyOAuth:
+def require_app_credentials(settings: Settings) -> None:
+    """Fail once, before any user, when the Spotify app is not configured."""
     if not settings.spotify_client_id or settings.spotify_client_secret is None:
         raise ConfigError(
             "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set (environment or .env)"
         )
+
+
+def _build_oauth(settings: Settings, cache_handler: CacheHandler) -> spotipy.SpotifyOAuth:
+    require_app_credentials(settings)
+    assert settings.spotify_client_secret is not None  # checked just above
     oauth = _HeadlessOAuth(
         client_id=settings.spotify_client_id,
         client_secret=settings.spotify_client_secret.get_secret_value(),
@@ -177,13 +200,16 @@ def _retry_after_seconds(headers: Any) -> float | None:
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        # Capped at a week: a larger value is nonsense, and would overflow date arithmetic.
+        return min(max(0.0, float(raw)), MAX_RETRY_AFTER_SECONDS)
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(raw)  # the HTTP-date form
     except (TypeError, ValueError):
         return None  # unreadable: fall back to our own backoff
+    if when.tzinfo is None:  # "-0000" means UTC with no zone information
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -235,45 +261,45 @@ def _translate(
     error: BaseException, who: str, settings: Settings, attempts: int
 ) -> SpotifyEltError:
     """Map a spotipy/requests failure to the one line the user reads."""
+    status, headers = _http_status(error)
+    code = getattr(error, "error", None) if isinstance(error, spotipy.SpotifyOauthError) else None
+    reason = _spotify_reason(error)
+    if code == "invalid_grant":
+        return AuthError(
+            f"Spotify no longer accepts the refresh token of {who} (revoked, or older than "
+            "6 months): run `spotify-elt auth`"
+        )
+    if code == "invalid_client":
+        return ConfigError(
+            "Spotify rejected the app credentials: "
+            "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+        )
+    if status == 429:
+        wait = _retry_after_seconds(headers)
+        retry_at = datetime.now(UTC) + timedelta(seconds=wait or 0)
+        quota = isinstance(error, spotipy.SpotifyException) and _is_quota_exceeded(error)
+        limit = (
+            f" (above SPOTIFY_ELT_MAX_RETRY_AFTER={settings.max_retry_after_seconds:g}s)"
+            if wait is not None and wait > settings.max_retry_after_seconds
+            else f" after {attempts} attempts"
+        )
+        return RateLimitedError(
+            f"Spotify {'quota exceeded' if quota else 'rate limited'} for {who}{limit}: "
+            f"retry after {retry_at:%Y-%m-%d %H:%M:%S} UTC",
+            retry_after_seconds=wait or 0.0,
+        )
+    if status is not None and status >= 500:
+        return SpotifyApiError(
+            f"Spotify unavailable for {who} (HTTP {status}) after {attempts} attempts: "
+            "try again later"
+        )
     if isinstance(error, spotipy.SpotifyOauthError):
-        code = getattr(error, "error", None)
-        if code == "invalid_grant":
-            return AuthError(
-                f"Spotify no longer accepts the refresh token of {who} (revoked, or older than "
-                "6 months): run `spotify-elt auth`"
-            )
-        if code == "invalid_client":
-            return ConfigError(
-                "Spotify rejected the app credentials: check SPOTIFY_CLIENT_ID and "
-                "SPOTIFY_CLIENT_SECRET"
-            )
-        description = getattr(error, "error_description", None) or code or "unknown error"
-        return AuthError(f"Spotify token refresh failed for {who}: {description}")
-    if isinstance(error, spotipy.SpotifyException):
-        status = error.http_status
-        reason = _spotify_message(error)
-        if status == 429:
-            wait = _retry_after_seconds(error.headers)
-            retry_at = datetime.now(UTC) + timedelta(seconds=wait or 0)
-            why = "quota exceeded" if _is_quota_exceeded(error) else "rate limited"
-            limit = (
-                f" (above SPOTIFY_ELT_MAX_RETRY_AFTER={settings.max_retry_after_seconds:g}s)"
-                if wait is not None and wait > settings.max_retry_after_seconds
-                else f" after {attempts} attempts"
-            )
-            return RateLimitedError(
-                f"Spotify {why} for {who}{limit}: retry after {retry_at:%Y-%m-%d %H:%M:%S} UTC",
-                retry_after_seconds=wait or 0.0,
-            )
-        if status == 401:
-            return AuthError(f"Spotify rejected the access token of {who}: run `spotify-elt auth`")
-        if status == 403:
-            return SpotifyApiError(f"Spotify refused access for {who} (403): {reason}")
-        if status >= 500:
-            return SpotifyApiError(
-                f"Spotify API unavailable for {who} (HTTP {status}) after {attempts} attempts: "
-                "try again later"
-            )
+        return AuthError(f"Spotify token refresh failed for {who}: {reason}")
+    if status == 401:
+        return AuthError(f"Spotify rejected the access token of {who}: run `spotify-elt auth`")
+    if status == 403:
+        return SpotifyApiError(f"Spotify refused access for {who} (403): {reason}")
+    if status is not None:
         return SpotifyApiError(f"Spotify API error for {who} (HTTP {status}): {reason}")
     if isinstance(error, requests.Timeout):
         return SpotifyApiError(
@@ -290,10 +316,25 @@ def _translate(
     return SpotifyApiError(f"unexpected Spotify failure for {who}: {type(error).__name__}")
 
 
-def _spotify_message(error: spotipy.SpotifyException) -> str:
-    # spotipy prefixes the message with the request URL and a newline; keep Spotify's words.
-    message = str(error.msg or "").split("\n", 1)[-1].strip()
-    return message or str(error.reason or "no reason given")
+def _spotify_reason(error: BaseException) -> str:
+    """Spotify's own words for a failure, as one short line.
+
+    spotipy prefixes Web API messages with the URL and a newline, and gives a plain-text body
+    (how Spotify answers some 403s, how proxies answer 5xx) as the message "error" or not at all.
+    """
+    words = ""
+    if isinstance(error, spotipy.SpotifyException):
+        words = str(error.msg or "").split("\n", 1)[-1].strip()
+        if words in {"", "error", "None"}:
+            words = str(error.reason or "")
+    elif isinstance(error, spotipy.SpotifyOauthError):
+        words = str(getattr(error, "error_description", None) or getattr(error, "error", ""))
+    if words in {"", "error", "None"}:
+        cause = error.__context__
+        if isinstance(cause, requests.HTTPError) and cause.response is not None:
+            words = cause.response.text
+    line = " ".join(words.split())
+    return (line[:197] + "...") if len(line) > 200 else (line or "no reason given")
 
 
 # --------------------------------------------------------------------------------------------

@@ -186,12 +186,10 @@ def describe_target(settings: Settings) -> str:
     )
 
 
-def _first_line(error: BaseException, secrets: Sequence[str]) -> str:
+def _first_line(error: BaseException, settings: Settings) -> str:
     original = error.orig if isinstance(error, DBAPIError) and error.orig else error
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    return settings.scrub(text)
 
 
 class Warehouse:
@@ -200,16 +198,19 @@ class Warehouse:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.where = describe_target(settings)
-        if settings.target == "duckdb":
-            settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {}
         if settings.target == "sqlserver":
             options["fast_executemany"] = True
+        if settings.target == "postgres":
+            # A firewalled host would otherwise hang a scheduled run for minutes.
+            options["connect_args"] = {"connect_timeout": 15}
         try:
+            if settings.target == "duckdb":
+                settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = sa.create_engine(engine_url(settings), **options)
-        except (SQLAlchemyError, ImportError) as error:
+        except (SQLAlchemyError, ImportError, OSError) as error:
             raise WarehouseError(
-                f"cannot use the {self.where}: {_first_line(error, settings.secrets)}"
+                f"cannot use the {self.where}: {_first_line(error, settings)}"
             ) from None
 
     def __enter__(self) -> Warehouse:
@@ -229,9 +230,7 @@ class Warehouse:
             with self.engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as error:
-            raise WarehouseError(
-                f"{self.where}: {_first_line(error, self.settings.secrets)}"
-            ) from None
+            raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
 
     def create_raw_tables(self) -> None:
         """Create schema `raw` and its tables if missing. Safe to run every time."""

@@ -7,6 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 UV_VERSION="0.13.8"
+UV_MINIMUM="0.13.0"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -23,15 +24,29 @@ find_python() {
     die "Python 3.11 or newer is needed (python3 --version); install it and run this again"
 }
 
+# uv.lock is written by uv $UV_VERSION; an older uv on PATH may not read it.
+uv_is_recent() {
+    local version
+    version="$("$1" --version 2>/dev/null | awk '{print $2}')" || return 1
+    [ -n "$version" ] && [ "$(printf '%s\n%s\n' "$UV_MINIMUM" "$version" | sort -V | head -n1)" = "$UV_MINIMUM" ]
+}
+
 ensure_uv() {
-    if command -v uv >/dev/null 2>&1; then
+    if command -v uv >/dev/null 2>&1 && uv_is_recent "$(command -v uv)"; then
         UV="$(command -v uv)"
     else
         # A project-local copy: no sudo, no change to the system Python (PEP 668 safe).
         UV="$ROOT/.tools/bin/uv"
         if [ ! -x "$UV" ]; then
             say "installing uv $UV_VERSION into .tools/ (from PyPI)"
-            "$(find_python)" -m venv "$ROOT/.tools"
+            local python
+            python="$(find_python)"
+            if ! "$python" -m venv "$ROOT/.tools" >/dev/null 2>&1; then
+                # Debian splits venv (and ensurepip) out of python3 into python3-venv.
+                rm -rf "$ROOT/.tools"
+                apt_install python3-venv
+                "$python" -m venv "$ROOT/.tools"
+            fi
             "$ROOT/.tools/bin/python" -m pip install --quiet --disable-pip-version-check \
                 "uv==$UV_VERSION"
         fi
@@ -48,8 +63,10 @@ apt_install() {
     fi
     command -v apt-get >/dev/null 2>&1 || die "missing system packages: $*; install them with your package manager and run this again"
     say "installing system packages: $*"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    # `env` inside sudo: sudo drops the caller's environment, and a debconf question
+    # hidden behind >/dev/null would hang the set-up.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 sync_environment() {

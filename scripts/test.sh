@@ -3,7 +3,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 # pyodbc needs the unixODBC driver manager; FreeTDS gives dbt-sqlserver a driver to load.
-if ! ldconfig -p 2>/dev/null | grep -q 'libodbc\.so\.2'; then
+# ldconfig is in /sbin, off a normal user's PATH; grep reads all input (no -q) so that
+# ldconfig never dies of SIGPIPE under pipefail.
+if ! PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep 'libodbc\.so\.2' >/dev/null; then
     apt_install unixodbc tdsodbc
 fi
 # The suite starts its own throwaway PostgreSQL server on loopback.

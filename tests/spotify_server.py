@@ -70,6 +70,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     form: dict[str, str]
+    received_at: float = field(default_factory=time.monotonic)  # for waits between requests
 
 
 @dataclass
@@ -88,7 +89,7 @@ class _Failure:
     status: int
     remaining: int
     headers: dict[str, str]
-    body: dict[str, Any] | None
+    body: dict[str, Any] | str | None
 
 
 @dataclass
@@ -326,8 +327,9 @@ class SpotifyStandIn:
         status: int,
         count: int = 1,
         headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | str | None = None,
     ) -> None:
+        """Answer the next `count` requests to `path` with `status`; a str body goes as text."""
         with self._lock:
             self._failures.append(_Failure(path, status, count, dict(headers or {}), body))
 
@@ -388,6 +390,12 @@ class SpotifyStandIn:
     @staticmethod
     def _failure_response(failure: _Failure, path: str) -> _Response:
         body: dict[str, Any]
+        if isinstance(failure.body, str):
+            # Spotify answers some 403s in plain text; proxies answer 5xx in HTML.
+            return _Response(
+                failure.status, failure.body.encode(), "text/plain; charset=utf-8",
+                dict(failure.headers),
+            )  # fmt: skip
         if failure.body is not None:
             body = failure.body
         elif path.startswith("/v1"):

@@ -89,3 +89,16 @@ def test_auth_reports_a_denied_consent(cli: Callable[..., CliResult]) -> None:
     result = cli("auth", "--redirect-url", f"{REDIRECT_URI}?error=access_denied&state=x")
     assert result.returncode == 1
     assert "did not authorise the app: access_denied" in result.stderr
+
+
+def test_unwritable_token_store_is_one_line(
+    stand_in: SpotifyStandIn, env: dict[str, str], tmp_path: Path
+) -> None:
+    stand_in.add_user("newbie", "Newbie", "refresh-newbie")
+    (tmp_path / "a-file").write_text("")
+    unusable = {**env, "SPOTIFY_ELT_TOKEN_DIR": str(tmp_path / "a-file" / "tokens")}
+    result = authorise_interactively(unusable, tmp_path, stand_in)
+    assert result.returncode == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot write the token file")
+    assert "SPOTIFY_ELT_TOKEN_DIR" in result.stderr

@@ -84,3 +84,31 @@ def test_readme_documents_every_variable() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     missing = {name for name in settings_variables() if f"`{name}`" not in readme}
     assert not missing, f"README does not list {sorted(missing)}"
+
+
+def test_dotenv_warehouse_settings_reach_dbt(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "SPOTIFY_ELT_POSTGRES_HOST=db.example.internal\nSPOTIFY_ELT_POSTGRES_PASSWORD=pg-pass-123\n"
+        "SPOTIFY_ELT_SQLSERVER_TRUST_CERT=true\n"
+    )
+    environment = load_settings().dbt_environment()
+    assert environment["SPOTIFY_ELT_POSTGRES_HOST"] == "db.example.internal"
+    assert environment["SPOTIFY_ELT_POSTGRES_PASSWORD"] == "pg-pass-123"
+    assert environment["SPOTIFY_ELT_SQLSERVER_TRUST_CERT"] == "true"  # what profiles.yml compares
+    assert environment["SPOTIFY_ELT_DUCKDB_PATH"] == str(PROJECT_ROOT / "warehouse/spotify.duckdb")
+    assert set(environment) >= set(re.findall(r"env_var\('([A-Z_]+)'", PROFILES.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"SPOTIFY_CLIENT_ID=\xff\xfe\n", "cannot read .env"),
+        (b"SPOTIFY_API_URL=api.spotify.com/v1\n", "invalid SPOTIFY_API_URL: "),
+        (b"SPOTIFY_ELT_DUCKDB_PATH=~no-such-user-here/x.duckdb\n", "invalid path"),
+        (b"SPOTIFY_ELT_MAX_RETRIES=-1\n", "invalid SPOTIFY_ELT_MAX_RETRIES: "),
+    ],
+)
+def test_bad_configuration_is_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / ".env").write_bytes(content)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings()

@@ -95,11 +95,13 @@ def test_lands_every_play_once_across_runs(
     assert [row["rows_duplicate"] for row in rows] == [0, 0, 0, 0]
 
 
-def test_items_land_verbatim(stand_in: SpotifyStandIn, user: str, env: dict[str, str]) -> None:
+def test_items_land_verbatim(
+    stand_in: SpotifyStandIn, user: str, target_env: dict[str, str]
+) -> None:
     history = plays(3)
-    history[1]["track"]["name"] = 'Ünïcødé "quoted" 日本語 العربية 🎧 ' + "x" * 400
+    history[1]["track"]["name"] = 'Ünïcødé "quoted" 日本語 العربية 🎧 \\ ' + "x" * 400
     stand_in.add_plays(user, history)
-    settings = settings_from(env)
+    settings = settings_from(target_env)
     with Warehouse(settings) as warehouse:
         extract(settings, warehouse)
         stored = [json.loads(item) for item in warehouse.play_items()]
@@ -172,14 +174,27 @@ def test_honours_retry_after_on_429(
     stand_in: SpotifyStandIn, user: str, cli: Callable[..., CliResult], env: dict[str, str]
 ) -> None:
     stand_in.add_plays(user, plays(5))
-    stand_in.fail_next(RECENTLY_PLAYED, 429, headers={"Retry-After": "2"})
-    started = datetime.now(UTC)
+    stand_in.fail_next(RECENTLY_PLAYED, 429, headers={"Retry-After": "3"})
     result = cli("extract")
-    waited = (datetime.now(UTC) - started).total_seconds()
     assert result.returncode == 0, result.output
-    assert waited >= 2, "the Retry-After of 2 s was not honoured"
-    assert stand_in.count(RECENTLY_PLAYED) == 2
+    calls = [r.received_at for r in stand_in.requests if r.path.endswith(RECENTLY_PLAYED)]
+    assert len(calls) == 2
+    # Our own backoff would retry after 1-2 s: only Retry-After makes it wait 3.
+    assert calls[1] - calls[0] >= 3, "the Retry-After of 3 s was not honoured"
     assert len(landed(env)) == 5
+
+
+def test_retry_after_is_the_wait_not_the_backoff(
+    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
+) -> None:
+    stand_in.fail_next(RECENTLY_PLAYED, 429, headers={"Retry-After": "7"})
+    stand_in.fail_next("/api/token", 429, headers={"Retry-After": "11"})
+    waits: list[float] = []
+    settings = settings_from(env)
+    with Warehouse(settings) as warehouse:
+        (result,) = extract(settings, warehouse, sleep=waits.append)
+    assert result.error is None
+    assert waits == [11.0, 7.0]
 
 
 def test_retry_after_beyond_the_ceiling_fails_with_when_to_retry(
@@ -211,15 +226,18 @@ def test_retries_5xx_and_timeouts_with_backoff(
     stand_in: SpotifyStandIn, user: str, env: dict[str, str]
 ) -> None:
     stand_in.add_plays(user, plays(5))
-    stand_in.fail_next(RECENTLY_PLAYED, 503, count=2)
+    stand_in.fail_next(RECENTLY_PLAYED, 503, count=3)
     stand_in.delay_next("/v1/me", 1.5)
     waits: list[float] = []
     settings = settings_from(env, SPOTIFY_ELT_REQUEST_TIMEOUT=0.5)
     with Warehouse(settings) as warehouse:
         (result,) = extract(settings, warehouse, sleep=waits.append)
     assert result.error is None
-    assert len(waits) == 3 and all(0 < wait <= 30 for wait in waits)
-    assert waits[2] > waits[1] - 1  # exponential (with up to 1 s of jitter)
+    # Each request backs off on its own: the timeout on /me waits 1 s, the three 503s 1, 2 and
+    # 4 s, each plus up to 1 s of jitter.
+    assert len(waits) == 4, waits
+    for wait, base in zip(waits, (1, 1, 2, 4), strict=True):
+        assert base <= wait <= base + 1, waits
     assert len(landed(env)) == 5
 
 
@@ -251,6 +269,19 @@ def test_forbidden_quotes_spotifys_reason(
 ) -> None:
     stand_in.fail_next(RECENTLY_PLAYED, 403)
     assert_one_line_error(cli("extract"), "403", "the user may not be registered")
+    # Spotify sends the allowlist refusal as plain text, which spotipy reduces to "error".
+    stand_in.fail_next(RECENTLY_PLAYED, 403, body="User not registered in the Developer Dashboard")
+    assert_one_line_error(cli("extract"), "(403): User not registered in the Developer Dashboard")
+
+
+def test_token_endpoint_outage_is_one_line_not_an_auth_error(
+    stand_in: SpotifyStandIn, user: str, cli: Callable[..., CliResult]
+) -> None:
+    page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>"
+    stand_in.fail_next("/api/token", 502, count=10, body=page)
+    result = cli("extract", extra_env={"SPOTIFY_ELT_MAX_RETRIES": "1"})
+    assert_one_line_error(result, "Spotify unavailable", "(HTTP 502) after 2 attempts")
+    assert "spotify-elt auth" not in result.stderr
 
 
 def test_one_failing_user_does_not_stop_the_others(
@@ -269,7 +300,7 @@ def test_one_failing_user_does_not_stop_the_others(
     assert_one_line_error(result, "bob", "spotify-elt auth")
     assert sorted({user_id for user_id, _ in landed(env)}) == ["alice", "carol"]
     statuses = sorted((row["user_id"] or "", row["status"]) for row in batches(env))
-    assert statuses == [("", "failed"), ("alice", "succeeded"), ("carol", "succeeded")]
+    assert statuses == [("alice", "succeeded"), ("bob", "failed"), ("carol", "succeeded")]
 
 
 def test_headless_run_with_a_token_lacking_scope_fails_fast(
@@ -395,3 +426,60 @@ def test_warehouse_unreachable_is_one_line(cli: Callable[..., CliResult], user: 
     )
     assert_one_line_error(result, "PostgreSQL 127.0.0.1:9")
     assert "pg-secret-31337" not in result.output
+
+
+def store_token(token_dir: Path, user_id: str, **token: Any) -> Path:
+    path = token_dir / f"{user_id}.json"
+    defaults = {
+        "access_token": "", "refresh_token": f"refresh-{user_id}", "expires_at": 0,
+        "scope": "user-read-recently-played", "token_type": "Bearer", "expires_in": 0,
+    }  # fmt: skip
+    TokenFile(path).save_token_to_cache({**defaults, **token})
+    return path
+
+
+def test_damaged_token_file_names_the_file_and_auth(
+    stand_in: SpotifyStandIn, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    stand_in.add_user("frank", "Frank", "refresh-frank")
+    path = store_token(tmp_path / "tokens", "frank")
+    path.write_text('{"scope": "user-read-recently-played"}')
+    result = cli("extract", without=("SPOTIFY_REFRESH_TOKEN",))
+    assert_one_line_error(result, "frank.json is damaged", "spotify-elt auth")
+
+
+def test_missing_app_credentials_fail_once_before_any_user(
+    stand_in: SpotifyStandIn, cli: Callable[..., CliResult], env: dict[str, str], tmp_path: Path
+) -> None:
+    for user_id in ("hana", "ivan", "jo"):
+        store_token(tmp_path / "tokens", user_id)
+    result = cli("extract", without=("SPOTIFY_REFRESH_TOKEN", "SPOTIFY_CLIENT_SECRET"))
+    assert_one_line_error(result, "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set")
+    assert stand_in.requests == []
+
+
+def test_messages_are_printed_as_text_not_markup(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    odd = tmp_path / "[red]a[" / "b]"  # ".../[red]a[/b]/...": markup tags, if read as markup
+    result = cli(
+        "extract", extra_env={"SPOTIFY_ELT_TOKEN_DIR": str(odd)}, without=("SPOTIFY_REFRESH_TOKEN",)
+    )
+    assert_one_line_error(result, "no authorised Spotify user")
+    odd.mkdir(parents=True)
+    store_token(odd, "kim")
+    (odd / "kim.json").write_text("{")
+    result = cli(
+        "extract", extra_env={"SPOTIFY_ELT_TOKEN_DIR": str(odd)}, without=("SPOTIFY_REFRESH_TOKEN",)
+    )
+    assert_one_line_error(result, "[red]a[/b]/kim.json")
+
+
+def test_bad_warehouse_path_is_one_line(
+    stand_in: SpotifyStandIn, user: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = cli(
+        "extract", extra_env={"SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "a-file" / "w.duckdb")}
+    )
+    assert_one_line_error(result, "cannot use the DuckDB file")
