@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Field name -> the environment variable that sets it."""
+        return {name: (field.alias or name).upper() for name, field in cls.model_fields.items()}
+
     @cached_property
     def secrets(self) -> tuple[str, ...]:
         """Secret values to scrub from anything we print, log or store as a message."""
@@ -114,8 +119,7 @@ class Settings(BaseSettings):
         another working directory: without this, dbt would fall back to its defaults.
         """
         environment = {}
-        for name, field in type(self).model_fields.items():
-            variable = (field.alias or name).upper()
+        for name, variable in self.variables().items():
             if not variable.startswith(("SPOTIFY_ELT_POSTGRES", "SPOTIFY_ELT_SQLSERVER")):
                 continue
             value = getattr(self, name)

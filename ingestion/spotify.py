@@ -217,15 +217,19 @@ def _is_quota_exceeded(error: spotipy.SpotifyException) -> bool:
     return "QUOTA_EXCEEDED" in f"{error.reason} {error.msg}".upper()
 
 
+def _http_response(error: BaseException) -> requests.Response | None:
+    """The HTTP answer behind a spotipy error: spotipy raises its own errors while handling
+    requests' HTTPError, and keeps neither the status of token calls nor plain-text bodies."""
+    cause = error.__context__
+    return cause.response if isinstance(cause, requests.HTTPError) else None
+
+
 def _http_status(error: BaseException) -> tuple[int | None, Any]:
     """HTTP status and headers of a failed Web API or token call, if it got an answer."""
     if isinstance(error, spotipy.SpotifyException):
         return int(error.http_status), error.headers
-    # spotipy raises SpotifyOauthError inside its handler of the HTTPError, without the status.
-    cause = error.__context__
-    if isinstance(cause, requests.HTTPError) and cause.response is not None:
-        return cause.response.status_code, cause.response.headers
-    return None, {}
+    response = _http_response(error)
+    return (response.status_code, response.headers) if response is not None else (None, {})
 
 
 @dataclass
@@ -329,10 +333,9 @@ def _spotify_reason(error: BaseException) -> str:
             words = str(error.reason or "")
     elif isinstance(error, spotipy.SpotifyOauthError):
         words = str(getattr(error, "error_description", None) or getattr(error, "error", ""))
-    if words in {"", "error", "None"}:
-        cause = error.__context__
-        if isinstance(cause, requests.HTTPError) and cause.response is not None:
-            words = cause.response.text
+    response = _http_response(error)
+    if words in {"", "error", "None"} and response is not None:
+        words = response.text
     line = " ".join(words.split())
     return (line[:197] + "...") if len(line) > 200 else (line or "no reason given")
 

@@ -17,10 +17,7 @@ EXAMPLE = PROJECT_ROOT / "profiles.yml.example"
 
 
 def settings_variables() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        names.add((field.alias or name).upper())
-    return names
+    return set(Settings.variables().values())
 
 
 def test_defaults_match_the_design() -> None:
