@@ -1,0 +1,87 @@
+{#- One row per album, snowflaked from dim_tracks; artist_sk is the album's main artist (the
+    first album artist, which on a compilation is not the tracks' first artist). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='album_sk',
+    )
+}}
+
+with plays as (
+
+    select * from {{ ref('int_plays_keyed') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (partition by album_sk order by played_at desc, loaded_at desc) as recency
+    from plays
+    where album_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+dated as (
+
+    select
+        *,
+        -- Spotify gives a day, a month (YYYY-MM) or a year (YYYY); '0000' means unknown.
+        case
+            when album_release_date like '0000%' then null
+            when {{ dbt.length('album_release_date') }} = 4 then {{ dbt.concat(['album_release_date', "'-01-01'"]) }}
+            when {{ dbt.length('album_release_date') }} = 7 then {{ dbt.concat(['album_release_date', "'-01'"]) }}
+            else album_release_date
+        end as release_date_text
+    from latest
+    where recency = 1
+
+),
+
+albums as (
+
+    select
+        cast(album_sk as {{ spotify_elt.type_key() }}) as album_sk,
+        cast(album_artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(album_id as {{ spotify_elt.type_text() }}) as album_id,
+        cast(album_uri as {{ spotify_elt.type_text() }}) as album_uri,
+        cast(album_name as {{ spotify_elt.type_text() }}) as album_name,
+        cast(album_type as {{ spotify_elt.type_text() }}) as album_type,
+        cast(release_date_text as {{ spotify_elt.type_date() }}) as release_date,
+        cast(album_release_date_precision as {{ spotify_elt.type_text() }}) as release_date_precision,
+        cast({{ spotify_elt.date_part_number('year', 'cast(release_date_text as ' ~ spotify_elt.type_date() ~ ')') }} as {{ spotify_elt.type_integer() }}) as release_year,
+        cast(album_total_tracks as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    from dated
+
+),
+
+unknown_member as (
+
+    select
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as album_sk,
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(null as {{ spotify_elt.type_text() }}) as album_id,
+        cast(null as {{ spotify_elt.type_text() }}) as album_uri,
+        cast('Unknown album' as {{ spotify_elt.type_text() }}) as album_name,
+        cast(null as {{ spotify_elt.type_text() }}) as album_type,
+        cast(null as {{ spotify_elt.type_date() }}) as release_date,
+        cast(null as {{ spotify_elt.type_text() }}) as release_date_precision,
+        cast(null as {{ spotify_elt.type_integer() }}) as release_year,
+        cast(null as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+
+),
+
+final as (
+
+    select * from albums
+    union all
+    select * from unknown_member
+
+)
+
+select * from final

@@ -1,0 +1,81 @@
+{#- One row per artist credited on a played track or as an album's main artist. Local artists
+    have no id; their key is their name. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='artist_sk',
+    )
+}}
+
+with track_artists as (
+
+    select artist_sk, artist_id, artist_name, played_at, loaded_at
+    from {{ ref('int_track_artists_unnested') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+album_artists as (
+
+    select
+        album_artist_sk as artist_sk,
+        album_artist_id as artist_id,
+        album_artist_name as artist_name,
+        played_at,
+        loaded_at
+    from {{ ref('int_plays_keyed') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+credited as (
+
+    select * from track_artists
+    union all
+    select * from album_artists
+    where artist_id is not null
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (partition by artist_sk order by played_at desc, loaded_at desc) as recency
+    from credited
+    where artist_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+artists as (
+
+    select
+        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(artist_id as {{ spotify_elt.type_text() }}) as artist_id,
+        cast(artist_name as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    from latest
+    where recency = 1
+
+),
+
+unknown_member as (
+
+    select
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(null as {{ spotify_elt.type_text() }}) as artist_id,
+        cast('Unknown artist' as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+
+),
+
+final as (
+
+    select * from artists
+    union all
+    select * from unknown_member
+
+)
+
+select * from final

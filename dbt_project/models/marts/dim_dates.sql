@@ -1,0 +1,106 @@
+{#- The calendar from var dates_start to dates_end (a play's local date keys into it), plus the
+    unknown member. Names are spelled out in English whatever the warehouse's language. -#}
+with digits as (
+
+    select 0 as digit union all select 1 union all select 2 union all select 3
+    union all select 4 union all select 5 union all select 6 union all select 7
+    union all select 8 union all select 9
+
+),
+
+offsets as (
+
+    select
+        ones.digit
+        + 10 * tens.digit
+        + 100 * hundreds.digit
+        + 1000 * thousands.digit
+        + 10000 * ten_thousands.digit as day_offset
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+    cross join digits as thousands
+    cross join digits as ten_thousands
+
+),
+
+days as (
+
+    select
+        cast({{ dbt.dateadd('day', 'day_offset', "cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")") }} as {{ spotify_elt.type_date() }}) as date_day
+    from offsets
+    where day_offset <= {{ dbt.datediff("cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")", "cast('" ~ var('dates_end') ~ "' as " ~ spotify_elt.type_date() ~ ")", 'day') }}
+
+),
+
+parts as (
+
+    select
+        date_day,
+        {{ spotify_elt.date_part_number('year', 'date_day') }} as year_number,
+        {{ spotify_elt.date_part_number('quarter', 'date_day') }} as quarter_number,
+        {{ spotify_elt.date_part_number('month', 'date_day') }} as month_number,
+        {{ spotify_elt.date_part_number('day', 'date_day') }} as day_of_month,
+        {{ spotify_elt.iso_day_of_week('date_day') }} as day_of_week,
+        {{ spotify_elt.iso_week('date_day') }} as iso_week
+    from days
+
+),
+
+calendar as (
+
+    select
+        cast(year_number * 10000 + month_number * 100 + day_of_month as {{ spotify_elt.type_integer() }}) as date_key,
+        cast(date_day as {{ spotify_elt.type_date() }}) as date_day,
+        cast(year_number as {{ spotify_elt.type_integer() }}) as year_number,
+        cast(quarter_number as {{ spotify_elt.type_integer() }}) as quarter_number,
+        cast(month_number as {{ spotify_elt.type_integer() }}) as month_number,
+        cast(
+            case month_number
+                when 1 then 'January' when 2 then 'February' when 3 then 'March'
+                when 4 then 'April' when 5 then 'May' when 6 then 'June'
+                when 7 then 'July' when 8 then 'August' when 9 then 'September'
+                when 10 then 'October' when 11 then 'November' when 12 then 'December'
+            end as {{ spotify_elt.type_text() }}
+        ) as month_name,
+        cast(day_of_month as {{ spotify_elt.type_integer() }}) as day_of_month,
+        cast(day_of_week as {{ spotify_elt.type_integer() }}) as day_of_week,
+        cast(
+            case day_of_week
+                when 1 then 'Monday' when 2 then 'Tuesday' when 3 then 'Wednesday'
+                when 4 then 'Thursday' when 5 then 'Friday' when 6 then 'Saturday'
+                when 7 then 'Sunday'
+            end as {{ spotify_elt.type_text() }}
+        ) as day_name,
+        cast(iso_week as {{ spotify_elt.type_integer() }}) as iso_week,
+        {{ spotify_elt.as_boolean('day_of_week >= 6') }} as is_weekend
+    from parts
+
+),
+
+unknown_member as (
+
+    select
+        cast(-1 as {{ spotify_elt.type_integer() }}) as date_key,
+        cast(null as {{ spotify_elt.type_date() }}) as date_day,
+        cast(null as {{ spotify_elt.type_integer() }}) as year_number,
+        cast(null as {{ spotify_elt.type_integer() }}) as quarter_number,
+        cast(null as {{ spotify_elt.type_integer() }}) as month_number,
+        cast('Unknown' as {{ spotify_elt.type_text() }}) as month_name,
+        cast(null as {{ spotify_elt.type_integer() }}) as day_of_month,
+        cast(null as {{ spotify_elt.type_integer() }}) as day_of_week,
+        cast('Unknown' as {{ spotify_elt.type_text() }}) as day_name,
+        cast(null as {{ spotify_elt.type_integer() }}) as iso_week,
+        cast(null as {{ spotify_elt.type_boolean() }}) as is_weekend
+
+),
+
+final as (
+
+    select * from calendar
+    union all
+    select * from unknown_member
+
+)
+
+select * from final

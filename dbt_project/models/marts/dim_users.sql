@@ -1,0 +1,64 @@
+{#- Everyone with plays or a stored profile, with the time zone their local times use. -#}
+with profiles as (
+
+    select user_id, display_name from {{ ref('stg_spotify__users') }}
+
+),
+
+listeners as (
+
+    select distinct user_id from {{ ref('stg_spotify__recently_played') }}
+
+),
+
+configured as (
+
+    {{ spotify_elt.configured_user_time_zones() }}
+
+),
+
+all_users as (
+
+    select user_id from profiles
+    union
+    select user_id from listeners
+
+),
+
+users as (
+
+    select
+        cast({{ spotify_elt.dimension_key('all_users.user_id') }} as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(all_users.user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(profiles.display_name as {{ spotify_elt.type_text() }}) as display_name,
+        cast(
+            coalesce(configured.timezone, '{{ spotify_elt.default_time_zone() }}')
+            as {{ spotify_elt.type_text() }}
+        ) as timezone
+    from all_users
+    left join profiles
+        on all_users.user_id = profiles.user_id
+    left join configured
+        on all_users.user_id = configured.user_id
+
+),
+
+unknown_member as (
+
+    select
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(null as {{ spotify_elt.type_text() }}) as user_id,
+        cast('Unknown user' as {{ spotify_elt.type_text() }}) as display_name,
+        cast('{{ spotify_elt.default_time_zone() }}' as {{ spotify_elt.type_text() }}) as timezone
+
+),
+
+final as (
+
+    select * from users
+    union all
+    select * from unknown_member
+
+)
+
+select * from final
