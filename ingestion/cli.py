@@ -178,11 +178,19 @@ def extract() -> None:
 
 @app.command()
 @command
-def transform() -> None:
+def transform(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild incremental models from all history (e.g. after a time zone changed).",
+        ),
+    ] = False,
+) -> None:
     """Run `dbt build` on the configured target."""
     from ingestion.transform import build
 
-    build(_settings())
+    build(_settings(), full_refresh=full_refresh)
 
 
 @app.command()
@@ -202,15 +210,22 @@ def run() -> None:
 @command
 def demo() -> None:
     """The main job on bundled sample data into DuckDB: no Spotify account, no network."""
-    from ingestion.demo import load_sample_data, summarise
+    from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data
     from ingestion.transform import build, generate_docs
     from ingestion.warehouse import Warehouse
 
-    settings = _settings().model_copy(update={"target": "duckdb"})
+    configured = _settings()
+    settings = configured.model_copy(
+        update={
+            "target": "duckdb",
+            "user_timezones": {**SAMPLE_TIMEZONES, **configured.user_timezones},
+        }
+    )
     with Warehouse(settings) as warehouse:
         users = load_sample_data(warehouse)
-        summary = summarise(warehouse)
     build(settings)
+    with Warehouse(settings) as warehouse:
+        summary = warehouse.marts_summary()
     docs = generate_docs(settings)
 
     table = Table("user", "polls replayed", "plays landed", "already had", "gaps flagged")
@@ -224,7 +239,7 @@ def demo() -> None:
         f"{summary.first:%Y-%m-%d} to {summary.last:%Y-%m-%d}" if summary.first and summary.last
         else "no plays"
     )  # fmt: skip
-    out.print(f"[bold]{summary.plays}[/] plays, {span} (UTC)")
+    out.print(f"[bold]{summary.plays}[/] plays in marts.fct_plays, {span} (UTC)")
     out.print("Top artists: " + ", ".join(f"{name} ({n})" for name, n in summary.top_artists))
     out.print(f"Warehouse: {settings.duckdb_path}", highlight=False)
     out.print(f"Docs:      {docs}", highlight=False)

@@ -5,13 +5,14 @@ DESIGN §3 lists the variables; `dbt_project/profiles.yml` reads the same names 
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ingestion.errors import ConfigError
 
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = Field(SecretStr(""), alias="SPOTIFY_ELT_POSTGRES_PASSWORD")
     postgres_database: str = Field("spotify_elt", alias="SPOTIFY_ELT_POSTGRES_DATABASE")
 
+    # Local time (played_at_local, dim_dates) is per user: everyone's default, then exceptions
+    # written "user_id=Zone,user_id=Zone". IANA names, e.g. Europe/Madrid.
+    timezone: str = Field("UTC", alias="SPOTIFY_ELT_TIMEZONE")
+    user_timezones: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, alias="SPOTIFY_ELT_USER_TIMEZONES"
+    )
+
     sqlserver_server: str = Field("127.0.0.1", alias="SPOTIFY_ELT_SQLSERVER_SERVER")
     sqlserver_port: int = Field(1433, alias="SPOTIFY_ELT_SQLSERVER_PORT")
     sqlserver_database: str = Field("spotify_elt", alias="SPOTIFY_ELT_SQLSERVER_DATABASE")
@@ -88,6 +96,33 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("user_timezones", mode="before")
+    @classmethod
+    def _user_zone_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        zones = {}
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            user_id, equals, zone = entry.partition("=")
+            if not equals or not user_id.strip() or not zone.strip():
+                raise ValueError(f"expected user_id=Zone[,user_id=Zone...], got {entry!r}")
+            zones[user_id.strip()] = zone.strip()
+        return zones
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _checked_zone(value.strip() or "UTC")
+
+    @field_validator("user_timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for user_id, zone in value.items():
+            if "," in user_id or "'" in user_id:
+                raise ValueError(f"user id {user_id!r} cannot contain ',' or quotes")
+            _checked_zone(zone)
+        return value
 
     @classmethod
     def variables(cls) -> dict[str, str]:
@@ -126,9 +161,24 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             environment[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+        environment["SPOTIFY_ELT_TIMEZONE"] = self.timezone
+        environment["SPOTIFY_ELT_USER_TIMEZONES"] = ",".join(
+            f"{user_id}={zone}" for user_id, zone in sorted(self.user_timezones.items())
+        )
         environment["SPOTIFY_ELT_TARGET"] = self.target
         environment["SPOTIFY_ELT_DUCKDB_PATH"] = str(self.duckdb_path)
         return environment
+
+
+@cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _checked_zone(zone: str) -> str:
+    if zone not in _time_zone_names():
+        raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Madrid)")
+    return zone
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -140,7 +190,8 @@ def load_settings(**overrides: object) -> Settings:
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         if not name.startswith("SPOTIFY"):
             name = f"SPOTIFY_{name}"
-        raise ConfigError(f"invalid {name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid {name}: {message}") from None
     except (OSError, UnicodeError) as error:  # an unreadable or non-UTF-8 .env
         raise ConfigError(f"cannot read .env: {error}") from None
     except RuntimeError as error:  # Path.expanduser() of an unknown ~user

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,12 @@ from ingestion.spotify import collect_recent_plays
 from ingestion.warehouse import Batch, Warehouse, new_batch_id, utc_now
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
+# Where the fictional listeners live (sample_data/README.md); a configured zone still wins.
+SAMPLE_TIMEZONES = {
+    "demo-ana": "Europe/Madrid",
+    "demo-kenji": "Asia/Tokyo",
+    "demo-sam": "America/New_York",
+}
 
 
 def _spotify_window_exhausted(_: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -56,23 +60,3 @@ def load_sample_data(warehouse: Warehouse, sample_dir: Path = SAMPLE_DIR) -> lis
             gaps += landed.gap_suspected
         results.append(DemoUser(user_id, len(recording["responses"]), inserted, duplicates, gaps))
     return results
-
-
-@dataclass(frozen=True)
-class Summary:
-    plays: int
-    first: datetime | None
-    last: datetime | None
-    top_artists: list[tuple[str, int]]
-
-
-def summarise(warehouse: Warehouse, top: int = 5) -> Summary:
-    """Plays, date range and top artists over the raw layer."""
-    artists: Counter[str] = Counter()
-    for item_json in warehouse.play_items():
-        track = json.loads(item_json).get("track") or {}
-        for artist in track.get("artists") or []:
-            if artist.get("name"):
-                artists[artist["name"]] += 1
-    first, last = warehouse.play_range()
-    return Summary(warehouse.count_plays(), first, last, artists.most_common(top))

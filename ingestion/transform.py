@@ -20,24 +20,46 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
 
     # dbt reads `env_var()` from the process environment, so publish the resolved settings.
     os.environ.update(settings.dbt_environment())
-    result = dbtRunner().invoke(
-        [
-            *arguments,
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            settings.target,
-        ]
-    )
+    try:
+        result = dbtRunner().invoke(
+            [
+                *arguments,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target",
+                settings.target,
+            ]
+        )
+    finally:
+        if settings.target == "duckdb":
+            _release_duckdb_file()
     if not result.success:
         reason = f": {result.exception}" if result.exception else ""
         raise TransformError(f"dbt {arguments[0]} failed on {settings.target}{reason}")
 
 
-def build(settings: Settings) -> None:
-    run_dbt(settings, "build")
+def _release_duckdb_file() -> None:
+    # dbt-duckdb keeps its connection until the process exits, and DuckDB lets one process
+    # write a file at a time: the loader (or a summary) that runs next in this process would
+    # be refused. There is no public call for this; the class attribute is dbt-duckdb's cache.
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+        DuckDBConnectionManager.close_all_connections()
+
+
+def build(settings: Settings, *, full_refresh: bool = False) -> None:
+    """`dbt build`: every model and its tests. The raw layer is created first if missing, so
+    dbt's sources exist even before the first extract."""
+    from ingestion.warehouse import Warehouse
+
+    with Warehouse(settings) as warehouse:
+        warehouse.create_raw_tables()
+    run_dbt(settings, "build", *(["--full-refresh"] if full_refresh else []))
 
 
 def generate_docs(settings: Settings) -> Path:

@@ -27,6 +27,7 @@ from ingestion.errors import WarehouseError
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
+MARTS_SCHEMA = "marts"
 
 # SQLAlchemy's DateTime is DATETIME on SQL Server (3.33 ms steps): Spotify's played_at has
 # whole milliseconds, so use DATETIME2 there. Naive values, always UTC.
@@ -51,6 +52,11 @@ recently_played = sa.Table(
     sa.Column("_batch_id", sa.String(36), nullable=False),
     sa.Column("_loaded_at", Timestamp, nullable=False),
     sa.PrimaryKeyConstraint("user_id", "played_at", name="pk_spotify_recently_played"),
+    # dbt's incremental staging reads only rows loaded since its last run. DuckDB skips old
+    # row groups by their min/max already, and an index there would slow bulk loads.
+    sa.Index("ix_spotify_recently_played_loaded_at", "_loaded_at").ddl_if(
+        dialect=("postgresql", "mssql")
+    ),
 )
 
 streaming_history = sa.Table(
@@ -63,6 +69,9 @@ streaming_history = sa.Table(
     sa.Column("_batch_id", sa.String(36), nullable=False),
     sa.Column("_loaded_at", Timestamp, nullable=False),
     sa.PrimaryKeyConstraint("user_id", "record_key", name="pk_spotify_streaming_history"),
+    sa.Index("ix_spotify_streaming_history_loaded_at", "_loaded_at").ddl_if(
+        dialect=("postgresql", "mssql")
+    ),
 )
 
 users = sa.Table(
@@ -128,6 +137,14 @@ class Batch:
     oldest_played_at: datetime | None = None
     newest_played_at: datetime | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class MartsSummary:
+    plays: int
+    first: datetime | None
+    last: datetime | None
+    top_artists: list[tuple[str, int]]
 
 
 def new_batch_id() -> str:
@@ -348,6 +365,32 @@ class Warehouse:
         """Every landed item's JSON, for summaries computed in Python."""
         with self.transaction() as connection:
             return list(connection.execute(sa.select(recently_played.c.item)).scalars())
+
+    def marts_summary(self, top: int = 5) -> MartsSummary:
+        """Plays, their span and the most played artists, read from the marts dbt built."""
+        plays = sa.table("fct_plays", sa.column("play_sk"), sa.column("played_at"),
+                         sa.column("track_sk"), schema=MARTS_SCHEMA)  # fmt: skip
+        bridge = sa.table("bridge_track_artists", sa.column("track_sk"), sa.column("artist_sk"),
+                          schema=MARTS_SCHEMA)  # fmt: skip
+        artists = sa.table("dim_artists", sa.column("artist_sk"), sa.column("artist_name"),
+                           schema=MARTS_SCHEMA)  # fmt: skip
+        play_count = sa.func.count(plays.c.play_sk)
+        top_artists = (
+            sa.select(artists.c.artist_name, play_count)
+            .select_from(
+                plays.join(bridge, plays.c.track_sk == bridge.c.track_sk).join(
+                    artists, bridge.c.artist_sk == artists.c.artist_sk
+                )
+            )
+            .group_by(artists.c.artist_name)
+            .order_by(play_count.desc(), artists.c.artist_name)
+            .limit(top)
+        )
+        span = sa.select(play_count, sa.func.min(plays.c.played_at), sa.func.max(plays.c.played_at))
+        with self.transaction() as connection:
+            count, first, last = connection.execute(span).one()
+            ranked = [(str(name), int(n)) for name, n in connection.execute(top_artists)]
+        return MartsSummary(int(count), first, last, ranked)
 
     def batches(self) -> list[dict[str, Any]]:
         query = sa.select(load_batches).order_by(load_batches.c.started_at)
