@@ -868,6 +868,8 @@ def short_node_name(unique_id: str) -> str:
     """model.spotify_elt.fct_plays -> fct_plays; tests keep their kind."""
     kind, _, rest = unique_id.partition(".")
     name = rest.partition(".")[2] or rest
+    if kind == "test":  # test.spotify_elt.unique_dim_tracks_track_sk.<hash>
+        name = name.partition(".")[0]
     return name if kind == "model" else f"{kind} {name}"
 
 
@@ -884,8 +886,8 @@ def report(results: Sequence[SizeResult]) -> str:
             ratio = largest.runs[label].wall_seconds / smallest.runs[label].wall_seconds
             name = title.removeprefix("run ").removesuffix(" (s)").removeprefix("with ")
             lines.append(
-                f"{name}: {format_size(largest.plays)} / {format_size(smallest.plays)}"
-                f" = {ratio:.2f}×  "
+                f"- {name}: {format_size(largest.plays)} / {format_size(smallest.plays)}"
+                f" = {ratio:.2f}\N{MULTIPLICATION SIGN}"
             )
         lines.append("")
     lines.append(
@@ -910,12 +912,17 @@ def report(results: Sequence[SizeResult]) -> str:
     lines.append("")
     for label, title in RUNS:
         run = largest.runs[label]
+        models = [node for node in run.nodes if node.name.startswith("model.")]
+        tests = [node for node in run.nodes if not node.name.startswith("model.")]
         slowest = ", ".join(
-            f"{short_node_name(node.name)} {node.seconds:.2f}" for node in run.nodes[:6]
+            f"{short_node_name(node.name)} {node.seconds:.2f}" for node in models[:5]
         )
         lines.append(
             f"- {title.removesuffix(' (s)')}: dbt {run.dbt_seconds:.1f} s of"
-            f" {run.wall_seconds:.1f} s; {slowest}"
+            f" {run.wall_seconds:.1f} s; models {sum(node.seconds for node in models):.1f} s"
+            f" ({slowest}); {len(tests)} tests {sum(node.seconds for node in tests):.1f} s"
+            f" (slowest: {short_node_name(tests[0].name) if tests else 'none'}"
+            f" {tests[0].seconds if tests else 0.0:.2f})"
         )
     problems = [problem for result in results for problem in result.problems]
     if problems:
@@ -933,9 +940,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=list(DEFAULT_SIZES),
         help="comma-separated numbers of plays (10000, 10k, 1M); default: 10000,1000000",
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep each size's temporary directory"
-    )
+    parser.add_argument("--keep", action="store_true", help="keep each size's temporary directory")
     arguments = parser.parse_args(argv)
     sizes: list[int] = sorted(arguments.sizes)
     if not sizes:

@@ -204,23 +204,29 @@ def _has_user(name: str) -> bool:
     return True
 
 
-@pytest.fixture
-def postgres_env(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
-    """A fresh database on the session's server, dropped afterwards; as environment variables."""
+@contextlib.contextmanager
+def postgres_database(server: PostgresServer) -> Iterator[dict[str, str]]:
+    """A fresh database on `server`, dropped afterwards; as environment variables."""
     database = f"test_{uuid.uuid4().hex[:12]}"
-    with postgres_server.connect() as connection:
+    with server.connect() as connection:
         connection.execute(f'create database "{database}"')
     try:
         yield {
             "SPOTIFY_ELT_TARGET": "postgres",
-            "SPOTIFY_ELT_POSTGRES_HOST": postgres_server.host,
-            "SPOTIFY_ELT_POSTGRES_PORT": str(postgres_server.port),
-            "SPOTIFY_ELT_POSTGRES_USER": postgres_server.user,
+            "SPOTIFY_ELT_POSTGRES_HOST": server.host,
+            "SPOTIFY_ELT_POSTGRES_PORT": str(server.port),
+            "SPOTIFY_ELT_POSTGRES_USER": server.user,
             "SPOTIFY_ELT_POSTGRES_DATABASE": database,
         }
     finally:
-        with postgres_server.connect() as connection:
+        with server.connect() as connection:
             connection.execute(f'drop database if exists "{database}" with (force)')
+
+
+@pytest.fixture
+def postgres_env(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
+    with postgres_database(postgres_server) as variables:
+        yield variables
 
 
 # Read before any test runs: the autouse fixture clears SPOTIFY_* from the environment.
@@ -231,9 +237,9 @@ SQLSERVER_TEST_ENV = {
 }
 
 
-@pytest.fixture
-def sqlserver_env() -> Iterator[dict[str, str]]:
-    """A fresh database on the configured SQL Server, dropped afterwards."""
+@contextlib.contextmanager
+def sqlserver_database() -> Iterator[dict[str, str]]:
+    """A fresh database on the configured SQL Server, dropped afterwards (skips without one)."""
     if "SPOTIFY_ELT_SQLSERVER_SERVER" not in SQLSERVER_TEST_ENV:
         pytest.skip(
             "not run: no SQL Server configured (set SPOTIFY_ELT_TEST_SQLSERVER_SERVER, "
@@ -256,6 +262,12 @@ def sqlserver_env() -> Iterator[dict[str, str]]:
                 f"drop database [{database}]"
             )
         engine.dispose()
+
+
+@pytest.fixture
+def sqlserver_env() -> Iterator[dict[str, str]]:
+    with sqlserver_database() as variables:
+        yield variables
 
 
 @pytest.fixture(params=["duckdb", "postgres", "sqlserver"])

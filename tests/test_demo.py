@@ -38,7 +38,7 @@ def test_demo_loads_every_sample_play_once_and_builds(
     expected = sample_plays()
     total = sum(len(plays) for plays in expected.values())
     assert len(expected) == 3 and total > 3000
-    assert f"{total} plays, 2026-10-05 to 2026-11-08 (UTC)" in first.stdout
+    assert f"{total} plays in marts.fct_plays, 2026-10-05 to 2026-11-08 (UTC)" in first.stdout
     assert "Top artists:" in first.stdout
     assert str(tmp_path / "warehouse.duckdb") in first.stdout
 
