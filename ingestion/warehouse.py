@@ -55,7 +55,7 @@ recently_played = sa.Table(
     # dbt's incremental staging reads only rows loaded since its last run. DuckDB skips old
     # row groups by their min/max already, and an index there would slow bulk loads.
     sa.Index("ix_spotify_recently_played_loaded_at", "_loaded_at").ddl_if(
-        dialect=("postgresql", "mssql")
+        dialect=("postgresql", "mssql")  # type: ignore[arg-type]  # a tuple is documented
     ),
 )
 
@@ -70,7 +70,7 @@ streaming_history = sa.Table(
     sa.Column("_loaded_at", Timestamp, nullable=False),
     sa.PrimaryKeyConstraint("user_id", "record_key", name="pk_spotify_streaming_history"),
     sa.Index("ix_spotify_streaming_history_loaded_at", "_loaded_at").ddl_if(
-        dialect=("postgresql", "mssql")
+        dialect=("postgresql", "mssql")  # type: ignore[arg-type]  # a tuple is documented
     ),
 )
 

@@ -1,7 +1,8 @@
-"""The house style is part of the suite: ruff (lint and format) and mypy --strict."""
+"""The house style is part of the suite: ruff (lint and format), mypy --strict, sqlfluff."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,25 @@ def test_tool_is_clean(command: list[str]) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sql_follows_the_house_style(tmp_path: Path) -> None:
+    """sqlfluff over every model and data test, as compiled by dbt (dbt_project/.sqlfluff)."""
+    project = PROJECT_ROOT / "dbt_project"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DBT_"))},
+        # The dbt templater compiles against a DuckDB file of its own.
+        "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "lint.duckdb"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    result = subprocess.run(
+        [str(BIN / "sqlfluff"), "lint", ".", "--disable-progress-bar"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "models/marts/fct_plays.sql" not in result.stdout  # linted, and clean

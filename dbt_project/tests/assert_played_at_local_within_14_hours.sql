@@ -4,6 +4,5 @@ select
     played_at,
     played_at_local
 from {{ ref('fct_plays') }}
-where
-    {{ dbt.datediff('played_at', 'played_at_local', 'minute') }} > 14 * 60
-    or {{ dbt.datediff('played_at', 'played_at_local', 'minute') }} < -14 * 60
+{%- set offset_minutes = dbt.datediff('played_at', 'played_at_local', 'minute') %}
+where {{ offset_minutes }} > 14 * 60 or {{ offset_minutes }} < -14 * 60

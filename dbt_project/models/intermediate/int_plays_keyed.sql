@@ -14,7 +14,8 @@ natural_keys as (
         track_uri as track_key,
         case
             when album_id is not null then album_id
-            when album_name <> '' then {{ dbt.concat(["'local:'", "coalesce(first_artist_name, '')", "':'", 'album_name']) }}
+            when album_name <> ''
+                then {{ dbt.concat(["'local:'", "coalesce(first_artist_name, '')", "':'", 'album_name']) }}
         end as album_key,
         case
             when album_id is not null then coalesce(album_artist_id, first_artist_id)

@@ -41,7 +41,7 @@ deduplicated as (
     select
         *,
         row_number() over (
-            partition by track_sk, artist_position order by loaded_at desc, user_id
+            partition by track_sk, artist_position order by loaded_at desc, user_id asc
         ) as recency
     from credits
 

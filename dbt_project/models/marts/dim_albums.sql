@@ -52,7 +52,10 @@ albums as (
         cast(album_type as {{ spotify_elt.type_text() }}) as album_type,
         cast(release_date_text as {{ spotify_elt.type_date() }}) as release_date,
         cast(album_release_date_precision as {{ spotify_elt.type_text() }}) as release_date_precision,
-        cast({{ spotify_elt.date_part_number('year', 'cast(release_date_text as ' ~ spotify_elt.type_date() ~ ')') }} as {{ spotify_elt.type_integer() }}) as release_year,
+        {%- set release_date = 'cast(release_date_text as ' ~ spotify_elt.type_date() ~ ')' %}
+        cast(
+            {{ spotify_elt.date_part_number('year', release_date) }} as {{ spotify_elt.type_integer() }}
+        ) as release_year,
         cast(album_total_tracks as {{ spotify_elt.type_integer() }}) as total_tracks,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from dated

@@ -10,7 +10,12 @@
 
 with track_artists as (
 
-    select artist_sk, artist_id, artist_name, played_at, loaded_at
+    select
+        artist_sk,
+        artist_id,
+        artist_name,
+        played_at,
+        loaded_at
     from {{ ref('int_track_artists_unnested') }}
     {{ spotify_elt.where_loaded_since_last_run() }}
 

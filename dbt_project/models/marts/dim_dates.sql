@@ -2,9 +2,8 @@
     unknown member. Names are spelled out in English whatever the warehouse's language. -#}
 with digits as (
 
-    select 0 as digit union all select 1 union all select 2 union all select 3
-    union all select 4 union all select 5 union all select 6 union all select 7
-    union all select 8 union all select 9
+    select digits.digit
+    from (values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) as digits (digit)
 
 ),
 
@@ -24,12 +23,14 @@ offsets as (
 
 ),
 
+{%- set first_day = "cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
+{%- set last_day = "cast('" ~ var('dates_end') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
+
 days as (
 
-    select
-        cast({{ dbt.dateadd('day', 'day_offset', "cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")") }} as {{ spotify_elt.type_date() }}) as date_day
+    select cast({{ dbt.dateadd('day', 'day_offset', first_day) }} as {{ spotify_elt.type_date() }}) as date_day
     from offsets
-    where day_offset <= {{ dbt.datediff("cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")", "cast('" ~ var('dates_end') ~ "' as " ~ spotify_elt.type_date() ~ ")", 'day') }}
+    where day_offset <= {{ dbt.datediff(first_day, last_day, 'day') }}
 
 ),
 

@@ -1,7 +1,10 @@
 {#- Everyone with plays or a stored profile, with the time zone their local times use. -#}
 with profiles as (
 
-    select user_id, display_name from {{ ref('stg_spotify__users') }}
+    select
+        user_id,
+        display_name
+    from {{ ref('stg_spotify__users') }}
 
 ),
 

@@ -18,7 +18,10 @@ with plays as (
 
 users as (
 
-    select user_id, timezone from {{ ref('dim_users') }}
+    select
+        user_id,
+        timezone
+    from {{ ref('dim_users') }}
 
 ),
 
