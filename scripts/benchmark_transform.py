@@ -924,12 +924,26 @@ def report(results: Sequence[SizeResult]) -> str:
             f" (slowest: {short_node_name(tests[0].name) if tests else 'none'}"
             f" {tests[0].seconds if tests else 0.0:.2f})"
         )
-    problems = [problem for result in results for problem in result.problems]
+    problems = all_problems(results)
     if problems:
         lines.append("")
-        lines.append("Marts that do not match the raw data:")
+        lines.append("Problems (the figures above are not to be trusted):")
         lines.extend(f"- {problem}" for problem in problems)
     return "\n".join(lines)
+
+
+def all_problems(results: Sequence[SizeResult]) -> list[str]:
+    """Marts that did not match the raw data, and a dbt project that changed meanwhile."""
+    problems = [problem for result in results for problem in result.problems]
+    nodes = {
+        f"{format_size(result.plays)} {label}": frozenset(node.name for node in run.nodes)
+        for result in results
+        for label, run in result.runs.items()
+    }
+    if len(set(nodes.values())) > 1:
+        counts = ", ".join(f"{run}: {len(names)}" for run, names in nodes.items())
+        problems.append(f"the dbt project changed during the benchmark (nodes run: {counts})")
+    return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -947,7 +961,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("no sizes given")
     results = [benchmark(plays, arguments.keep) for plays in sizes]
     print(report(results))
-    return 1 if any(result.problems for result in results) else 0
+    return 1 if all_problems(results) else 0
 
 
 if __name__ == "__main__":

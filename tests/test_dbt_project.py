@@ -8,7 +8,7 @@ import importlib.util
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from conftest import (
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
 from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data
-from ingestion.warehouse import Warehouse, engine_url
+from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
 
 SAMPLE_ZONES = ",".join(f"{user}={zone}" for user, zone in SAMPLE_TIMEZONES.items())
 
@@ -275,8 +275,28 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
     build_sample(env, tmp_path, first_half)
     [(halfway,)] = query(env, "select count(*) from marts.fct_plays")
     build_sample(env, tmp_path)
+    [(after_sample,)] = query(env, "select count(*) from marts.fct_plays")
+    assert 0 < halfway < after_sample == len(sample_plays())
+
+    # A play that arrives late: older than everything, its track renamed and credits reversed
+    # since. The dimensions must keep what the newer plays say, as a full rebuild would.
+    (user_id, _), item = next(iter(sample_plays().items()))
+    late = json.loads(json.dumps(item))
+    late["track"]["name"] = "OLDER NAME"
+    late["track"]["artists"].reverse()
+    late["played_at"] = "2026-09-01T10:00:00.000Z"
+    with Warehouse(settings_from(env)) as warehouse:
+        warehouse.land_plays(
+            Batch(new_batch_id(), "api", user_id, "succeeded", utc_now()),
+            [Play(user_id, datetime(2026, 9, 1, 10), json.dumps(late))],
+        )
+    transform(env, tmp_path)
     incremental = snapshot(env, with_loaded_at=True)
-    assert 0 < halfway < len(incremental["fct_plays"]) == len(sample_plays())
+    assert len(incremental["fct_plays"]) == after_sample + 1
+    [(name,)] = query(
+        env, f"select track_name from marts.dim_tracks where track_uri = '{item['track']['uri']}'"
+    )
+    assert name == item["track"]["name"]
 
     transform(env, tmp_path, "--full-refresh")
     assert snapshot(env, with_loaded_at=True) == incremental

@@ -2,14 +2,40 @@
     loads committing out of order (two users' extracts, an import running alongside a poll).
     Rows seen twice are replaced, not duplicated: every incremental model is delete+insert on
     its key. The cost of a run follows what is new, not the length of the history. -#}
+
 {#- is_incremental() asks the warehouse whether the table exists. With the var
     `offline_incremental_compile` the incremental form is rendered without asking, so that
     `dbt compile --target sqlserver` works (and its T-SQL can be checked) with no server. -#}
+{% macro is_incremental_run() -%}
+    {{ return(var('offline_incremental_compile', false) or is_incremental()) }}
+{%- endmacro %}
+
 {% macro where_loaded_since_last_run(column='loaded_at', this_column='loaded_at') -%}
-    {%- if var('offline_incremental_compile', false) or is_incremental() %}
+    {%- if spotify_elt.is_incremental_run() %}
     where {{ column }} > (
         select {{ dbt.dateadd('minute', -1 * var('incremental_lookback_minutes') | int, "coalesce(max(" ~ this_column ~ "), cast('1900-01-01' as " ~ spotify_elt.type_timestamp() ~ "))") }}
         from {{ this }}
     )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of `candidates` whose play is at least as recent as the one behind the row they
+    would replace. A dimension keeps the attributes of its latest play: a play that arrives late
+    (a slow poll, an export import) must not overwrite them with older ones. -#}
+{% macro newer_than_current(candidates, key) -%}
+    select candidates.*
+    from {{ candidates }} as candidates
+    {%- if spotify_elt.is_incremental_run() %}
+    left join (
+        select
+            {{ key }},
+            max(last_played_at) as last_played_at
+        from {{ this }}
+        group by {{ key }}
+    ) as current_rows
+        on candidates.{{ key }} = current_rows.{{ key }}
+    where
+        current_rows.last_played_at is null
+        or candidates.last_played_at >= current_rows.last_played_at
     {%- endif -%}
 {%- endmacro %}

@@ -47,15 +47,22 @@ deduplicated as (
 
 ),
 
-final as (
+credited as (
 
     select
         cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
         cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(artist_position as {{ spotify_elt.type_integer() }}) as artist_position,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from deduplicated
     where recency = 1
+
+),
+
+final as (
+
+    {{ spotify_elt.newer_than_current('credited', 'track_sk') }}
 
 )
 

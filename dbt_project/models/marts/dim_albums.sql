@@ -57,8 +57,15 @@ albums as (
             {{ spotify_elt.date_part_number('year', release_date) }} as {{ spotify_elt.type_integer() }}
         ) as release_year,
         cast(album_total_tracks as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from dated
+
+),
+
+newer as (
+
+    {{ spotify_elt.newer_than_current('albums', 'album_sk') }}
 
 ),
 
@@ -75,13 +82,14 @@ unknown_member as (
         cast(null as {{ spotify_elt.type_text() }}) as release_date_precision,
         cast(null as {{ spotify_elt.type_integer() }}) as release_year,
         cast(null as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 
 ),
 
 final as (
 
-    select * from albums
+    select * from newer
     union all
     select * from unknown_member
 

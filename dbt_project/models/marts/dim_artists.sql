@@ -59,9 +59,16 @@ artists as (
         cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(artist_id as {{ spotify_elt.type_text() }}) as artist_id,
         cast(artist_name as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from latest
     where recency = 1
+
+),
+
+newer as (
+
+    {{ spotify_elt.newer_than_current('artists', 'artist_sk') }}
 
 ),
 
@@ -71,13 +78,14 @@ unknown_member as (
         cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(null as {{ spotify_elt.type_text() }}) as artist_id,
         cast('Unknown artist' as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 
 ),
 
 final as (
 
-    select * from artists
+    select * from newer
     union all
     select * from unknown_member
 

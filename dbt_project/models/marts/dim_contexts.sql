@@ -31,9 +31,16 @@ contexts as (
         cast(context_sk as {{ spotify_elt.type_key() }}) as context_sk,
         cast(context_type as {{ spotify_elt.type_text() }}) as context_type,
         cast(context_uri as {{ spotify_elt.type_text() }}) as context_uri,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from latest
     where recency = 1
+
+),
+
+newer as (
+
+    {{ spotify_elt.newer_than_current('contexts', 'context_sk') }}
 
 ),
 
@@ -43,13 +50,14 @@ unknown_member as (
         cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as context_sk,
         cast('unknown' as {{ spotify_elt.type_text() }}) as context_type,
         cast(null as {{ spotify_elt.type_text() }}) as context_uri,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 
 ),
 
 final as (
 
-    select * from contexts
+    select * from newer
     union all
     select * from unknown_member
 

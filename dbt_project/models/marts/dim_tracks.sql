@@ -37,9 +37,16 @@ tracks as (
         cast(is_local as {{ spotify_elt.type_boolean() }}) as is_local,
         cast(disc_number as {{ spotify_elt.type_integer() }}) as disc_number,
         cast(track_number as {{ spotify_elt.type_integer() }}) as track_number,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from latest
     where recency = 1
+
+),
+
+newer as (
+
+    {{ spotify_elt.newer_than_current('tracks', 'track_sk') }}
 
 ),
 
@@ -57,13 +64,14 @@ unknown_member as (
         cast(null as {{ spotify_elt.type_boolean() }}) as is_local,
         cast(null as {{ spotify_elt.type_integer() }}) as disc_number,
         cast(null as {{ spotify_elt.type_integer() }}) as track_number,
+        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 
 ),
 
 final as (
 
-    select * from tracks
+    select * from newer
     where track_sk <> {{ spotify_elt.unknown_key() }}
     union all
     select * from unknown_member
