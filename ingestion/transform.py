@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, Settings
 from ingestion.errors import SpotifyEltError
+
+log = logging.getLogger(__name__)
 
 
 class TransformError(SpotifyEltError):
@@ -36,20 +39,28 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
         if settings.target == "duckdb":
             _release_duckdb_file()
     if not result.success:
-        reason = f": {result.exception}" if result.exception else ""
-        raise TransformError(f"dbt {arguments[0]} failed on {settings.target}{reason}")
+        # dbt's exception text runs over several lines ("Compilation Error in model x", the
+        # reason, the macro stack): keep the first two for the one line we print.
+        lines = [line.strip() for line in str(result.exception or "").splitlines() if line.strip()]
+        reason = f": {': '.join(lines[:2])}" if lines else ""
+        raise TransformError(
+            settings.scrub(f"dbt {arguments[0]} failed on {settings.target}{reason}")
+        )
 
 
 def _release_duckdb_file() -> None:
     # dbt-duckdb keeps its connection until the process exits, and DuckDB lets one process
     # write a file at a time: the loader (or a summary) that runs next in this process would
     # be refused. There is no public call for this; the class attribute is dbt-duckdb's cache.
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
-        DuckDBConnectionManager.close_all_connections()
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            environment.close()
+            DuckDBConnectionManager.close_all_connections()
+    except Exception:  # a newer dbt-duckdb may differ: never hide dbt's own result for this
+        log.debug("could not release dbt-duckdb's connection", exc_info=True)
 
 
 def build(settings: Settings, *, full_refresh: bool = False) -> None:

@@ -10,12 +10,16 @@
     {{ return(var('offline_incremental_compile', false) or is_incremental()) }}
 {%- endmacro %}
 
-{% macro where_loaded_since_last_run(column='loaded_at', this_column='loaded_at') -%}
+{#- `or_also`: a condition that selects more rows to redo (fct_plays: a user whose zone changed). -#}
+{% macro where_loaded_since_last_run(column='loaded_at', this_column='loaded_at', or_also=none) -%}
     {%- if spotify_elt.is_incremental_run() %}
     where {{ column }} > (
         select {{ dbt.dateadd('minute', -1 * var('incremental_lookback_minutes') | int, "coalesce(max(" ~ this_column ~ "), cast('1900-01-01' as " ~ spotify_elt.type_timestamp() ~ "))") }}
         from {{ this }}
     )
+    {%- if or_also %}
+    or {{ or_also }}
+    {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 

@@ -21,10 +21,12 @@
 {% macro sqlserver__surrogate_key(fields) -%}
     {%- set parts = [] -%}
     {%- for field in fields -%}
-        {%- do parts.append("coalesce(cast(" ~ field ~ " as nvarchar(4000)), N'')") -%}
+        {%- do parts.append("coalesce(cast(" ~ field ~ " as nvarchar(max)), N'')") -%}
         {%- if not loop.last %}{% do parts.append("N'|'") %}{% endif -%}
     {%- endfor -%}
-    lower(convert(varchar(32), hashbytes('MD5', convert(varchar(max), concat({{ parts | join(', ') }}) collate Latin1_General_100_BIN2_UTF8)), 2))
+    {#- CONCAT takes 2 to 254 arguments on SQL Server: one key column goes in as it is. -#}
+    {%- set text = parts[0] if parts | length == 1 else 'concat(' ~ parts | join(', ') ~ ')' -%}
+    lower(convert(varchar(32), hashbytes('MD5', convert(varchar(max), {{ text }} collate Latin1_General_100_BIN2_UTF8)), 2))
 {%- endmacro %}
 
 {#- The key of a dimension member, or the unknown member's when the natural key is missing. -#}

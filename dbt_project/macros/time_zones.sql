@@ -1,6 +1,8 @@
 {#- Each user's time zone comes from the project's configuration (README, "Time zones"):
     SPOTIFY_ELT_TIMEZONE is everyone's default, SPOTIFY_ELT_USER_TIMEZONES names exceptions as
-    "user_id=Zone,user_id=Zone". Both reach dbt as vars; the loader has already checked the names. -#}
+    "user_id=Zone,user_id=Zone". Both reach dbt as vars. `spotify-elt` checks the names before
+    dbt runs; plain dbt (or Cosmos) meets a wrong name as a warehouse error, or on SQL Server as
+    the compile error below. -#}
 
 {% macro default_time_zone() -%}
     {{ return(var('default_timezone') | trim or 'UTC') }}

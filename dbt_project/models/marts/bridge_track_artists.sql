@@ -21,6 +21,8 @@ latest_play as (
         track_sk,
         max(played_at) as played_at
     from track_artists
+    -- The unknown track has no credits of its own.
+    where track_sk <> {{ spotify_elt.unknown_key() }}
     group by track_sk
 
 ),

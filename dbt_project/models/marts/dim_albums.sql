@@ -19,7 +19,7 @@ latest as (
 
     select
         *,
-        row_number() over (partition by album_sk order by played_at desc, loaded_at desc) as recency
+        row_number() over (partition by album_sk order by played_at desc, loaded_at desc, user_id asc) as recency
     from plays
     where album_sk <> {{ spotify_elt.unknown_key() }}
 

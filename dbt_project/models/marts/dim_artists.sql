@@ -27,6 +27,7 @@ album_artists as (
         album_artist_sk as artist_sk,
         album_artist_id as artist_id,
         album_artist_name as artist_name,
+        album_id,
         played_at,
         loaded_at
     from {{ ref('int_plays_keyed') }}
@@ -36,10 +37,22 @@ album_artists as (
 
 credited as (
 
-    select * from track_artists
+    select
+        artist_sk,
+        artist_id,
+        artist_name,
+        played_at,
+        loaded_at
+    from track_artists
     union all
-    select * from album_artists
-    where artist_id is not null
+    select
+        artist_sk,
+        artist_id,
+        artist_name,
+        played_at,
+        loaded_at
+    from album_artists
+    where album_id is not null and artist_id is not null
 
 ),
 
@@ -47,7 +60,7 @@ latest as (
 
     select
         *,
-        row_number() over (partition by artist_sk order by played_at desc, loaded_at desc) as recency
+        row_number() over (partition by artist_sk order by played_at desc, loaded_at desc, artist_name asc) as recency
     from credited
     where artist_sk <> {{ spotify_elt.unknown_key() }}
 

@@ -10,7 +10,7 @@ latest as (
 
     select
         *,
-        row_number() over (partition by episode_uri order by ended_at desc, loaded_at desc) as recency
+        row_number() over (partition by episode_uri order by ended_at desc, loaded_at desc, record_key asc) as recency
     from episodes
 
 ),

@@ -18,7 +18,7 @@ latest as (
 
     select
         *,
-        row_number() over (partition by track_sk order by played_at desc, loaded_at desc) as recency
+        row_number() over (partition by track_sk order by played_at desc, loaded_at desc, user_id asc) as recency
     from plays
 
 ),

@@ -1,6 +1,6 @@
 {#- One row per play event of one user. API plays only until the export import (issue #4) adds
-    export rows and merges the two. A user's time zone is read when the play is first modelled:
-    after changing it, rebuild with `dbt build --full-refresh`. -#}
+    export rows and merges the two. Each row keeps the zone its local time is in: when a user's
+    configured zone changes, the next run redoes that user's plays. -#}
 {{
     config(
         materialized='incremental',
@@ -9,10 +9,20 @@
     )
 }}
 
+{%- set rezoned_users -%}
+user_id in (
+        select facts.user_id
+        from {{ this }} as facts
+        inner join {{ ref('dim_users') }} as users
+            on facts.user_id = users.user_id
+        where facts.timezone <> users.timezone
+    )
+{%- endset %}
+
 with plays as (
 
     select * from {{ ref('int_plays_keyed') }}
-    {{ spotify_elt.where_loaded_since_last_run() }}
+    {{ spotify_elt.where_loaded_since_last_run(or_also=rezoned_users) }}
 
 ),
 
@@ -29,6 +39,7 @@ localised as (
 
     select
         plays.*,
+        coalesce(users.timezone, '{{ spotify_elt.default_time_zone() }}') as timezone,
         {{ spotify_elt.utc_to_local(
             'plays.played_at',
             "coalesce(users.timezone, '" ~ spotify_elt.default_time_zone() ~ "')"
@@ -51,6 +62,7 @@ final as (
         cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as played_at,
         cast(played_at_local as {{ spotify_elt.type_timestamp() }}) as played_at_local,
+        cast(timezone as {{ spotify_elt.type_text() }}) as timezone,
         cast(
             case when track_type = 'episode' then 'episode' else 'track' end
             as {{ spotify_elt.type_text() }}
