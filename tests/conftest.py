@@ -170,7 +170,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         # initdb and postgres refuse to run as root: run them as the unprivileged owner.
         account = pwd.getpwnam("postgres" if _has_user("postgres") else "nobody")
         os.chown(root, account.pw_uid, account.pw_gid)
-        run_as = ["runuser", "-u", account.pw_name, "--"]
+        # runuser lives in /usr/sbin, which a non-login PATH may leave out.
+        runuser = shutil.which("runuser") or next(
+            (path for path in ("/usr/sbin/runuser", "/sbin/runuser") if Path(path).exists()),
+            "runuser",
+        )
+        run_as = [runuser, "-u", account.pw_name, "--"]
     data, port = root / "data", _free_port()
     subprocess.run(
         [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "spotify_elt",
