@@ -353,14 +353,6 @@ class Warehouse:
         with self.transaction() as connection:
             return int(connection.execute(query).scalar_one())
 
-    def play_range(self) -> tuple[datetime | None, datetime | None]:
-        query = sa.select(
-            sa.func.min(recently_played.c.played_at), sa.func.max(recently_played.c.played_at)
-        )
-        with self.transaction() as connection:
-            first, last = connection.execute(query).one()
-        return first, last
-
     def play_items(self) -> list[str]:
         """Every landed item's JSON, for summaries computed in Python."""
         with self.transaction() as connection:
