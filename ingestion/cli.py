@@ -183,7 +183,7 @@ def transform(
         bool,
         typer.Option(
             "--full-refresh",
-            help="Rebuild incremental models from all history (e.g. after a time zone changed).",
+            help="Rebuild every incremental model from the whole history.",
         ),
     ] = False,
 ) -> None:
