@@ -37,13 +37,7 @@ album_artists as (
 
 credited as (
 
-    select
-        artist_sk,
-        artist_id,
-        artist_name,
-        played_at,
-        loaded_at
-    from track_artists
+    select * from track_artists
     union all
     select
         artist_sk,

@@ -35,18 +35,23 @@ users as (
 
 ),
 
-localised as (
+zoned as (
 
     select
         plays.*,
-        coalesce(users.timezone, '{{ spotify_elt.default_time_zone() }}') as timezone,
-        {{ spotify_elt.utc_to_local(
-            'plays.played_at',
-            "coalesce(users.timezone, '" ~ spotify_elt.default_time_zone() ~ "')"
-        ) }} as played_at_local
+        coalesce(users.timezone, '{{ spotify_elt.default_time_zone() }}') as timezone
     from plays
     left join users
         on plays.user_id = users.user_id
+
+),
+
+localised as (
+
+    select
+        *,
+        {{ spotify_elt.utc_to_local('played_at', 'timezone') }} as played_at_local
+    from zoned
 
 ),
 
