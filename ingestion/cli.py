@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import TaskID
 from rich.table import Table
 from rich.text import Text
 
@@ -258,14 +260,87 @@ def _arrives_with(issue: int, what: str) -> None:
     raise _fail(f"{what} arrives with issue #{issue}; this version does not have it yet")
 
 
+class _ProgressBar:
+    """The import's progress on stderr: a bar that follows DuckDB's own query progress."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.display = Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        )  # fmt: skip
+        self.task: TaskID | None = None
+        self.fraction: Callable[[], float] | None = None
+        self.stopped = threading.Event()
+        self.poller = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _ProgressBar:
+        self.display.start()
+        self.poller.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.poller.join()
+        self.display.stop()
+
+    def step(self, description: str, fraction: Callable[[], float] | None = None) -> None:
+        if self.task is not None:
+            self.display.update(self.task, completed=1, visible=False)
+        self.fraction = fraction
+        self.task = self.display.add_task(description, total=1 if fraction else None)
+
+    def _poll(self) -> None:
+        while not self.stopped.wait(0.2):
+            task, fraction = self.task, self.fraction
+            if task is not None and fraction is not None:
+                self.display.update(task, completed=fraction())
+
+
 @app.command(name="import")
 @command
 def import_export(
-    paths: Annotated[list[Path], typer.Argument(help="Export .zip, folder or JSON files.")],
-    user: Annotated[str | None, typer.Option(help="Spotify user id of the export.")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="The export .zip, a folder or JSON files.", show_default=False),
+    ],
+    user: Annotated[
+        str | None,
+        typer.Option(help="Spotify user id the export belongs to; default: the authorised user."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Load the valid records and count the others, instead of stopping.",
+        ),
+    ] = False,
 ) -> None:
-    """Import a Spotify privacy export (Extended or Account data)."""
-    _arrives_with(4, "`import` (privacy export)")
+    """Import a Spotify privacy export (Extended streaming history or Account data)."""
+    from contextlib import nullcontext
+
+    from ingestion.export import import_export as run_import
+    from ingestion.export import import_user
+    from ingestion.warehouse import Warehouse
+
+    settings = _settings()
+    user_id = import_user(settings, user)
+    bar = _ProgressBar() if err.is_terminal else None
+    with Warehouse(settings) as warehouse, bar or nullcontext():
+        result = run_import(
+            settings, warehouse, paths, user_id, skip_invalid=skip_invalid, progress=bar
+        )
+    for note in result.notes:
+        err.print(Text(note), soft_wrap=True)
+    batch = result.batch
+    out.print(
+        f"Imported {batch.rows_inserted:,} new plays for {user_id} from {result.files} files "
+        f"({batch.rows_duplicate:,} already there)",
+        highlight=False, markup=False,
+    )  # fmt: skip
+    for reason, count in result.skipped.most_common():
+        out.print(f"Skipped {count:,} invalid: {reason}", highlight=False, markup=False)
 
 
 @app.command()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # 5xx, timeouts and (short) 429s are retried this many times per request.
     max_retries: int = Field(4, alias="SPOTIFY_ELT_MAX_RETRIES", ge=0)
     request_timeout_seconds: float = Field(20.0, alias="SPOTIFY_ELT_REQUEST_TIMEOUT", gt=0)
+    # A zip's history files may inflate to at most this many bytes in all (zip bombs). A heavy
+    # listener's 15-year Extended history is about 300 MB; a million records about 800 MB.
+    import_max_bytes: int = Field(4 * 1024**3, alias="SPOTIFY_ELT_IMPORT_MAX_BYTES", gt=0)
 
     postgres_host: str = Field("127.0.0.1", alias="SPOTIFY_ELT_POSTGRES_HOST")
     postgres_port: int = Field(5432, alias="SPOTIFY_ELT_POSTGRES_PORT")

@@ -1,0 +1,680 @@
+"""The privacy export: find its streaming-history files, check every record, and land them.
+
+Spotify's "Download your data" sends a zip of JSON arrays: Extended streaming history
+(`Streaming_History_Audio_*.json`, older `endsong_*.json`) and Account data
+(`StreamingHistory_music_*.json`, `StreamingHistory_podcast_*.json`, `StreamingHistory*.json`).
+
+Records are read and checked with DuckDB's JSON reader, in SQL, whatever the target warehouse:
+it parses and checks a million records in about two seconds on two cores and streams them,
+where `json` plus a Python loop per record needs several times that (measured while writing
+this). So this module holds SQL, but only SQL over the export *files* (DESIGN §4.2 keys and
+privacy); `warehouse.py` runs it against the raw layer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, Protocol
+
+from ingestion.config import Settings
+from ingestion.errors import SpotifyEltError
+from ingestion.warehouse import Batch, Warehouse, configure_import_duckdb, new_batch_id, utc_now
+
+log = logging.getLogger(__name__)
+
+Format = Literal["extended", "account"]
+
+# Never stored: removed from each record before it lands (README "Privacy").
+PRIVATE_FIELDS = ("ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username")
+
+_EXTENDED_AUDIO = re.compile(r"(Streaming_History_Audio_.*|endsong_?\d*)\.json", re.IGNORECASE)
+_EXTENDED_VIDEO = re.compile(r"(Streaming_History_Video_.*|endvideo_?\d*)\.json", re.IGNORECASE)
+_ACCOUNT = re.compile(r"StreamingHistory(_music_|_podcast_)?\d*\.json", re.IGNORECASE)
+
+EXPECTED_NAMES = (
+    "Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory_music_*.json, "
+    "StreamingHistory_podcast_*.json or StreamingHistory*.json"
+)
+
+_READ_CHUNK = 1 << 20
+
+
+class ExportError(SpotifyEltError):
+    """The export cannot be imported as it is: the line names the file (and record)."""
+
+
+def classify(name: str) -> Format | Literal["video"] | None:
+    """What a file holds, judged by its name as Spotify writes it."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    if _EXTENDED_AUDIO.fullmatch(base):
+        return "extended"
+    if _EXTENDED_VIDEO.fullmatch(base):
+        return "video"
+    if _ACCOUNT.fullmatch(base):
+        return "account"
+    return None
+
+
+# ---- record formats: declared data, turned into SQL below ------------------------------------
+
+FieldKind = Literal["text", "boolean", "integer"]
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    """The fields one format's records may have and which of them identify a play."""
+
+    name: Format
+    time_field: str
+    time_format: str  # strptime
+    time_example: str
+    duration_field: str
+    fields: tuple[tuple[str, FieldKind], ...]
+    # What makes two records the same play, so that a reimport, or a newer export that
+    # overlaps an older one, adds nothing. Metadata names can change between exports; URIs do
+    # not, so names count only where a record has no URI (local files, Account data).
+    uri_fields: tuple[str, ...]
+    name_fields: tuple[str, ...]
+
+
+EXTENDED = RecordFormat(
+    name="extended",
+    time_field="ts",
+    time_format="%Y-%m-%dT%H:%M:%SZ",
+    time_example="2024-01-31T23:59:59Z",
+    duration_field="ms_played",
+    fields=(
+        ("platform", "text"),
+        ("conn_country", "text"),
+        ("master_metadata_track_name", "text"),
+        ("master_metadata_album_artist_name", "text"),
+        ("master_metadata_album_album_name", "text"),
+        ("spotify_track_uri", "text"),
+        ("episode_name", "text"),
+        ("episode_show_name", "text"),
+        ("spotify_episode_uri", "text"),
+        ("audiobook_title", "text"),
+        ("audiobook_uri", "text"),
+        ("audiobook_chapter_uri", "text"),
+        ("audiobook_chapter_title", "text"),
+        ("reason_start", "text"),
+        ("reason_end", "text"),
+        ("shuffle", "boolean"),
+        ("skipped", "boolean"),
+        ("offline", "boolean"),
+        ("offline_timestamp", "integer"),
+        ("incognito_mode", "boolean"),
+    ),
+    uri_fields=("spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri"),
+    name_fields=(
+        "master_metadata_album_artist_name",
+        "master_metadata_album_album_name",
+        "master_metadata_track_name",
+        "episode_show_name",
+        "episode_name",
+    ),
+)
+
+ACCOUNT = RecordFormat(
+    name="account",
+    time_field="endTime",
+    time_format="%Y-%m-%d %H:%M",
+    time_example="2024-01-31 23:59",
+    duration_field="msPlayed",
+    fields=(
+        ("artistName", "text"),
+        ("trackName", "text"),
+        ("podcastName", "text"),
+        ("episodeName", "text"),
+    ),
+    uri_fields=(),
+    name_fields=("artistName", "trackName", "podcastName", "episodeName"),
+)
+
+FORMATS: dict[Format, RecordFormat] = {"extended": EXTENDED, "account": ACCOUNT}
+
+_ALLOWED_TYPES: dict[FieldKind, tuple[str, str]] = {
+    "text": ("('VARCHAR', 'NULL')", "is not text"),
+    "boolean": ("('BOOLEAN', 'NULL')", "is not true, false or null"),
+    "integer": ("('UBIGINT', 'BIGINT', 'NULL')", "is not a whole number"),
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _path(name: str) -> str:
+    return _literal("$." + json.dumps(name))
+
+
+def _checked_fields(spec: RecordFormat) -> tuple[str, ...]:
+    return (spec.time_field, spec.duration_field, *(name for name, _ in spec.fields))
+
+
+def _problem_sql(spec: RecordFormat) -> str:
+    """A CASE naming the first thing wrong with a record (null when it is valid).
+
+    It reads `types`, the JSON types of every checked field from one `json_type` call (one
+    parse per record, not one per field), and `time_text`.
+    """
+    whens = [
+        ("types[1] is distinct from 'OBJECT'", "is not a JSON object"),
+        (
+            f"types[2] is distinct from 'VARCHAR' or "
+            f"try_strptime(time_text, {_literal(spec.time_format)}) is null",
+            f"`{spec.time_field}` is not a time like {spec.time_example}",
+        ),
+        (
+            # UBIGINT: JSON integers >= 0; negative ones are BIGINT, fractions DOUBLE.
+            "types[3] is distinct from 'UBIGINT'",
+            f"`{spec.duration_field}` is not a whole number of milliseconds",
+        ),
+    ]
+    whens += [
+        (f"types[{position}] not in {_ALLOWED_TYPES[kind][0]}",
+         f"`{name}` {_ALLOWED_TYPES[kind][1]}")
+        for position, (name, kind) in enumerate(spec.fields, start=4)
+    ]  # fmt: skip
+    cases = "\n".join(f"        when {test} then {_literal(what)}" for test, what in whens)
+    return f"case\n{cases}\n    end"
+
+
+def _key_fields(spec: RecordFormat) -> tuple[str, ...]:
+    return (spec.time_field, spec.duration_field, *spec.uri_fields, *spec.name_fields)
+
+
+def _key_sql(spec: RecordFormat) -> str:
+    """md5 of the play's identity, reading `key_values` (one `json_extract_string` call)."""
+    position = dict(zip(_key_fields(spec), range(1, 100), strict=False))
+
+    def value(name: str) -> str:
+        return f"key_values[{position[name]}]"
+
+    names = ", ".join(f"coalesce({value(name)}, '')" for name in spec.name_fields)
+    if spec.uri_fields:
+        uris = ", ".join(value(name) for name in spec.uri_fields)
+        identity = f"coalesce({uris}, concat_ws(chr(31), {names}))"
+    else:
+        identity = f"concat_ws(chr(31), {names})"
+    return (
+        f"md5(concat_ws(chr(31), {_literal(spec.name)}, {value(spec.time_field)}, "
+        f"{value(spec.duration_field)}, {identity}))"
+    )
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One history file to read: where it is now and what to call it in messages and `raw`."""
+
+    name: str
+    path: Path
+    format: Format
+
+
+def records_sql(spec: RecordFormat, files: Sequence[ExportFile], *, checked: bool) -> str:
+    """DuckDB SQL over the files: source_file, record (its raw text) and, if `checked`,
+    problem (null for a valid record) and time_text.
+
+    The file list is inlined as literals: a table function takes no parameter for it.
+    """
+    paths = ", ".join(_literal(str(f.path)) for f in files)
+    names = ", ".join(f"{_literal(str(f.path))}: {_literal(f.name)}" for f in files)
+    # A map, not a join: a join may make DuckDB hold every record in a hash table.
+    objects = f"""
+    select map {{{names}}}[filename] as source_file, json as record
+    from read_json_objects([{paths}], format = 'array', filename = true)"""
+    if not checked:
+        return objects
+    types = ", ".join(["'$'", *(_path(name) for name in _checked_fields(spec))])
+    return f"""
+    select source_file, record, time_text, {_problem_sql(spec)} as problem
+    from (
+        select
+            source_file,
+            record,
+            json_type(record, [{types}]) as types,
+            json_extract_string(record, {_path(spec.time_field)}) as time_text
+        from ({objects}) as objects
+    ) as typed"""
+
+
+def summary_sql(spec: RecordFormat, files: Sequence[ExportFile]) -> str:
+    """One row per problem (null: the valid records): count, an example, the valid time span."""
+    time = f"try_strptime(time_text, {_literal(spec.time_format)})"
+    return f"""
+select
+    problem,
+    count(*) as records,
+    any_value(source_file) as example_file,
+    any_value(record) as example_record,
+    min(case when problem is null then {time} end) as oldest,
+    max(case when problem is null then {time} end) as newest
+from ({records_sql(spec, files, checked=True)}) as checked
+group by problem"""
+
+
+def landing_sql(spec: RecordFormat, files: Sequence[ExportFile], *, valid_only: bool) -> str:
+    """The rows to land: source_file, record_key, record without its private fields.
+
+    `valid_only` filters out invalid records (`--skip-invalid`); when the check found none the
+    filter is left out, saving a second pass over every field.
+    """
+    removal = _literal(json.dumps(dict.fromkeys(PRIVATE_FIELDS)))
+    where = "\nwhere problem is null" if valid_only else ""
+    # json_merge_patch with null values removes those keys (RFC 7396) and keeps the others.
+    paths = ", ".join(_path(name) for name in _key_fields(spec))
+    return f"""
+select
+    source_file,
+    {_key_sql(spec)} as record_key,
+    json_merge_patch(record, {removal}) as record
+from (
+    select *, json_extract_string(record, [{paths}]) as key_values
+    from ({records_sql(spec, files, checked=valid_only)}) as candidates{where}
+) as keyed"""
+
+
+# ---- finding the files -------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    """The history files of an import and what was passed over, for the summary."""
+
+    files: list[ExportFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _unsafe_member(name: str) -> bool:
+    normalised = name.replace("\\", "/")
+    parts = PurePosixPath(normalised).parts
+    return (
+        normalised.startswith("/")
+        or re.match(r"[A-Za-z]:", normalised) is not None
+        or ".." in parts
+    )
+
+
+def _copy_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, label: str, budget: list[int]
+) -> None:
+    """Copy one member, counting the bytes really inflated, not the ones the header claims."""
+    written = 0
+    with archive.open(info) as source, target.open("wb") as sink:
+        while chunk := source.read(_READ_CHUNK):
+            written += len(chunk)
+            budget[0] -= len(chunk)
+            if budget[0] < 0 or written > info.file_size:
+                raise ExportError(
+                    f"{label}: inflates past the import size limit "
+                    "(SPOTIFY_ELT_IMPORT_MAX_BYTES); refusing it"
+                )
+            sink.write(chunk)
+
+
+def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            for info in members:
+                if _unsafe_member(info.filename):
+                    raise ExportError(
+                        f"{path.name}: member {info.filename!r} points outside the archive; "
+                        "refusing the whole zip"
+                    )
+            wanted = []
+            for info in members:
+                kind = None if info.is_dir() else classify(info.filename)
+                label = f"{path.name}/{info.filename}"
+                if kind == "video":
+                    collected.notes.append(f"skipped video history {label}")
+                elif kind is not None:
+                    wanted.append((info, label, kind))
+            declared = sum(info.file_size for info, _, _ in wanted)
+            if declared > budget[0]:
+                raise ExportError(
+                    f"{path.name}: its history files inflate to {declared:,} bytes, more than "
+                    "the import size limit (SPOTIFY_ELT_IMPORT_MAX_BYTES); refusing it"
+                )
+            for info, label, kind in wanted:
+                # Our own name on disk: nothing from the archive chooses where a file goes.
+                target = workdir / f"member-{len(collected.files):05d}.json"
+                _copy_member(archive, info, target, label, budget)
+                collected.files.append(ExportFile(label, target, kind))
+    except zipfile.BadZipFile as error:
+        raise ExportError(f"{path.name}: not a readable zip ({error})") from None
+    except (RuntimeError, NotImplementedError) as error:  # encrypted, unknown compression
+        raise ExportError(f"{path.name}: cannot be read ({error})") from None
+
+
+def _add_file(path: Path, label: str, collected: Collected, *, named: bool) -> None:
+    kind = classify(path.name)
+    if kind == "video":
+        collected.notes.append(f"skipped video history {label}")
+    elif kind is not None:
+        collected.files.append(ExportFile(label, path, kind))
+    elif named:
+        raise ExportError(
+            f"{label}: not a streaming history file by its name (expected {EXPECTED_NAMES})"
+        )
+
+
+def collect_files(paths: Sequence[Path], workdir: Path, max_bytes: int) -> Collected:
+    """The history files under `paths`; zip members are copied into `workdir` (bounded)."""
+    collected = Collected()
+    budget = [max_bytes]
+    seen: set[Path] = set()
+    for given in paths:
+        if not given.exists():
+            raise ExportError(f"{given}: no such file or folder")
+        resolved = given.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        if given.is_dir():
+            for path in sorted(p for p in given.rglob("*") if p.is_file()):
+                label = f"{given.name}/{path.relative_to(given).as_posix()}"
+                _add_file(path, label, collected, named=False)
+        elif zipfile.is_zipfile(given) or given.suffix.lower() == ".zip":
+            _from_zip(given, workdir, budget, collected)
+        else:
+            _add_file(given, given.name, collected, named=True)
+    if not collected.files:
+        where = ", ".join(str(p) for p in paths)
+        raise ExportError(f"no streaming history in {where} (looked for {EXPECTED_NAMES})")
+    return collected
+
+
+# ---- files DuckDB cannot read: say where, keep what comes before -------------------------
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Why a file cannot be read whole, and the records before the damage."""
+
+    problem: str
+    record: int  # 1-based number of the damaged record
+    readable: list[Any]
+
+
+def inspect_damage(path: Path) -> Damage | None:
+    """Walk a file record by record; None when it is a sound JSON array.
+
+    Only called for files DuckDB refused, to name the record and, with `--skip-invalid`,
+    to keep the records before it (a download cut short still holds good plays).
+    """
+    data = path.read_bytes()
+    problem = None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        text = data[: error.start].decode("utf-8-sig", errors="ignore")
+        problem = f"is not UTF-8 (byte {error.start})"
+    decoder = json.JSONDecoder()
+    readable: list[Any] = []
+    position = _skip_space(text, 0)
+    if position >= len(text):
+        return Damage(problem or "is empty", 1, readable)
+    if text[position] != "[":
+        return Damage(problem or "is not a JSON array of records", 1, readable)
+    position = _skip_space(text, position + 1)
+    if position < len(text) and text[position] == "]":
+        end = _skip_space(text, position + 1)
+        return Damage(problem or "has text after the array", 1, readable) if (
+            problem or end < len(text)
+        ) else None  # fmt: skip
+    while True:
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            if not problem and not text.rstrip().endswith("]"):
+                problem = "is cut short (truncated)"
+            where = f"{error.msg}, line {error.lineno} column {error.colno}"
+            return Damage(problem or f"is not valid JSON ({where})", len(readable) + 1, readable)
+        readable.append(value)
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == ",":
+            position = _skip_space(text, position + 1)
+            continue
+        if position < len(text) and text[position] == "]":
+            if problem or _skip_space(text, position + 1) < len(text):
+                return Damage(problem or "has text after the array", len(readable) + 1,
+                              readable)  # fmt: skip
+            return None
+        return Damage(problem or "is cut short (truncated)", len(readable) + 1, readable)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def record_number(path: Path, record_text: str) -> int | None:
+    """The 1-based position of a record in its file, to name it in a message."""
+    try:
+        wanted = json.loads(record_text)
+        records = json.loads(path.read_bytes())
+        return int(records.index(wanted)) + 1
+    except (ValueError, TypeError, AttributeError, OSError):
+        return None
+
+
+# ---- checking every record -----------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """What the check found: the files to land (damaged ones cut back) and the counts."""
+
+    files: list[ExportFile]
+    valid: int = 0
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+
+def _groups(files: Sequence[ExportFile]) -> list[tuple[RecordFormat, list[ExportFile]]]:
+    return [
+        (FORMATS[name], [f for f in files if f.format == name])
+        for name in FORMATS
+        if any(f.format == name for f in files)
+    ]
+
+
+def _strict_hint() -> str:
+    return "nothing was imported (--skip-invalid loads the valid records)"
+
+
+def _cut_back_damaged(
+    reader: Any, files: list[ExportFile], workdir: Path, skip_invalid: bool, checked: Checked
+) -> list[ExportFile]:
+    """Find the files DuckDB cannot read; strict: fail naming the record, else keep their
+    readable records (written anew into `workdir`)."""
+    import duckdb
+
+    sound = []
+    for number, export_file in enumerate(files):
+        error: duckdb.Error | None = None
+        if export_file.path.stat().st_size > 0:
+            try:
+                reader.execute(
+                    "select count(*) from read_json_objects(?, format = 'array')",
+                    [str(export_file.path)],
+                ).fetchall()
+                sound.append(export_file)
+                continue
+            except duckdb.Error as raised:
+                error = raised
+        damage = inspect_damage(export_file.path)
+        if damage is None:  # DuckDB refused what Python reads: report DuckDB's words
+            reason = str(error).strip().splitlines()[0] if error else "cannot be read"
+            raise ExportError(f"{export_file.name}: {reason}")
+        if not skip_invalid:
+            raise ExportError(
+                f"{export_file.name}, record {damage.record}: {damage.problem}; {_strict_hint()}"
+            )
+        checked.skipped[f"file {damage.problem}"] += 1
+        checked.notes.append(
+            f"{export_file.name} {damage.problem} at record {damage.record}: "
+            f"kept the {len(damage.readable)} records before it"
+        )
+        if damage.readable:
+            target = workdir / f"readable-{number:05d}.json"
+            with target.open("w", encoding="utf-8") as sink:
+                json.dump(damage.readable, sink, ensure_ascii=False)
+            sound.append(ExportFile(export_file.name, target, export_file.format))
+    return sound
+
+
+def check_records(files: list[ExportFile], workdir: Path, *, skip_invalid: bool) -> Checked:
+    """Check every record of every file, in an in-memory DuckDB of its own.
+
+    Not in the warehouse's transaction: there, the first unreadable file would abort it.
+    """
+    import duckdb
+
+    with duckdb.connect() as reader:
+        configure_import_duckdb(reader, workdir)
+        return _check_records(reader, files, workdir, skip_invalid=skip_invalid)
+
+
+def _check_records(
+    reader: Any, files: list[ExportFile], workdir: Path, *, skip_invalid: bool
+) -> Checked:
+    import duckdb
+
+    checked = Checked(files=list(files))
+    summaries: list[tuple[Any, ...]] = []
+    try:
+        if any(f.path.stat().st_size == 0 for f in files):  # DuckDB reads them as no records
+            raise duckdb.InvalidInputException("an empty file")
+        for spec, group in _groups(files):
+            summaries += reader.execute(summary_sql(spec, group)).fetchall()
+    except duckdb.Error:
+        checked.files = _cut_back_damaged(reader, list(files), workdir, skip_invalid, checked)
+        summaries = []
+        for spec, group in _groups(checked.files):
+            summaries += reader.execute(summary_sql(spec, group)).fetchall()
+    paths = {f.name: f.path for f in checked.files}
+    for problem, records, example_file, example_record, oldest, newest in summaries:
+        if problem is None:
+            checked.valid += records
+            checked.oldest = min(filter(None, (checked.oldest, oldest)), default=None)
+            checked.newest = max(filter(None, (checked.newest, newest)), default=None)
+        elif skip_invalid:
+            checked.skipped[problem] += records
+        else:
+            number = record_number(paths[example_file], example_record)
+            where = f", record {number}" if number else ""
+            raise ExportError(f"{example_file}{where}: {problem}; {_strict_hint()}")
+    return checked
+
+
+# ---- the import job --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    batch: Batch
+    files: int
+    skipped: Counter[str]
+    notes: list[str]
+
+
+class Progress(Protocol):
+    """Where the job says what it is doing; `fraction` tells how far the running step is."""
+
+    def step(self, description: str, fraction: Callable[[], float] | None = None) -> None: ...
+
+
+class _Quiet:
+    def step(self, description: str, fraction: Callable[[], float] | None = None) -> None:
+        log.info("%s", description)
+
+
+def _query_fraction(reader: Any) -> Callable[[], float]:
+    def fraction() -> float:
+        try:
+            return max(0.0, float(reader.query_progress()) / 100)
+        except Exception:  # a progress bar must never fail an import
+            return 0.0
+
+    return fraction
+
+
+def import_export(
+    settings: Settings,
+    warehouse: Warehouse,
+    paths: Sequence[Path],
+    user_id: str,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import the history files under `paths` for `user_id`: all of them, or nothing."""
+    progress = progress or _Quiet()
+    started, batch_id = utc_now(), new_batch_id()
+    with tempfile.TemporaryDirectory(prefix="spotify-elt-import-") as temporary:
+        workdir = Path(temporary)
+        progress.step("Finding the history files")
+        collected = collect_files(paths, workdir, settings.import_max_bytes)
+        progress.step(f"Checking the records of {len(collected.files)} files")
+        checked = check_records(collected.files, workdir, skip_invalid=skip_invalid)
+        warehouse.create_raw_tables()
+        with warehouse.export_landing(workdir) as landing:
+            selects = [
+                landing_sql(spec, group, valid_only=bool(checked.skipped))
+                for spec, group in _groups(checked.files)
+            ]
+            skipped = sum(checked.skipped.values())
+            message = f"{len(checked.files)} files" + (
+                f"; skipped {skipped} invalid: " + _describe(checked.skipped) if skipped else ""
+            )
+            batch = Batch(
+                batch_id, "export", user_id, "succeeded", started,
+                oldest_played_at=checked.oldest, newest_played_at=checked.newest,
+                message=message,
+            )  # fmt: skip
+            progress.step(f"Loading {checked.valid:,} records", _query_fraction(landing.reader))
+            finished = landing.land(batch, selects, seen=checked.valid)
+    return ImportResult(
+        finished, len(checked.files), checked.skipped, collected.notes + checked.notes
+    )
+
+
+def _describe(skipped: Counter[str]) -> str:
+    return "; ".join(f"{count} {reason}" for reason, count in skipped.most_common())
+
+
+def import_user(settings: Settings, user_id: str | None) -> str:
+    """The user an import belongs to: `--user`, else the one authorised user."""
+    if user_id:
+        return user_id
+    from ingestion.spotify import SpotifyClient, authorised_accounts
+
+    try:
+        accounts = authorised_accounts(settings)
+    except SpotifyEltError:
+        raise ExportError(
+            "whose export is it? pass --user SPOTIFY_USER_ID (no user is authorised)"
+        ) from None
+    if len(accounts) > 1:
+        names = ", ".join(account.label for account in accounts)
+        raise ExportError(f"whose export is it? pass --user, one of: {names}")
+    account = accounts[0]
+    if account.user_id is not None:
+        return account.user_id
+    # SPOTIFY_REFRESH_TOKEN names no user: ask Spotify whose it is (one request).
+    return str(SpotifyClient(settings, account).me()["id"])
