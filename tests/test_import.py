@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import CliResult, base_environment, settings_from
+from conftest import REFRESH_TOKEN, CliResult, base_environment, settings_from
 from export_files import (
     EXPORT_USERNAME,
     IP_ADDRESS,
@@ -25,6 +25,7 @@ from export_files import (
     write_json,
     write_zip,
 )
+from spotify_server import SpotifyStandIn
 from test_extract import assert_one_line_error
 
 from ingestion.spotify import TokenFile
@@ -181,6 +182,15 @@ def test_the_one_authorised_user_is_the_default(
     )
     two = cli("import", str(archive), without=("SPOTIFY_REFRESH_TOKEN",))
     assert_one_line_error(two, "pass --user", "other-user", "stored-user")
+
+
+def test_a_headless_refresh_token_names_its_user(
+    cli: Callable[..., CliResult], stand_in: SpotifyStandIn, tmp_path: Path
+) -> None:
+    stand_in.add_user(USER, "Listener One", REFRESH_TOKEN)
+    result = cli("import", str(export_zip(tmp_path, extended_history(10))))
+    assert result.returncode == 0, result.output
+    assert f"Imported 10 new plays for {USER}" in result.stdout
 
 
 # ---- malformed and hostile input: one line, non-zero, the warehouse as it was ----------------
