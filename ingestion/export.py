@@ -18,6 +18,7 @@ import logging
 import re
 import tempfile
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class RecordFormat:
     name: Format
     time_field: str
     time_format: str  # strptime
+    time_shape: str  # regular expression of the exact text
     time_example: str
     duration_field: str
     fields: tuple[tuple[str, FieldKind], ...]
@@ -90,6 +92,7 @@ EXTENDED = RecordFormat(
     name="extended",
     time_field="ts",
     time_format="%Y-%m-%dT%H:%M:%SZ",
+    time_shape=r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z",
     time_example="2024-01-31T23:59:59Z",
     duration_field="ms_played",
     fields=(
@@ -128,6 +131,7 @@ ACCOUNT = RecordFormat(
     name="account",
     time_field="endTime",
     time_format="%Y-%m-%d %H:%M",
+    time_shape=r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}",
     time_example="2024-01-31 23:59",
     duration_field="msPlayed",
     fields=(
@@ -142,10 +146,16 @@ ACCOUNT = RecordFormat(
 
 FORMATS: dict[Format, RecordFormat] = {"extended": EXTENDED, "account": ACCOUNT}
 
-_ALLOWED_TYPES: dict[FieldKind, tuple[str, str]] = {
-    "text": ("('VARCHAR', 'NULL')", "is not text"),
-    "boolean": ("('BOOLEAN', 'NULL')", "is not true, false or null"),
-    "integer": ("('UBIGINT', 'BIGINT', 'NULL')", "is not a whole number"),
+# What each kind of optional field may hold, tested on the JSON text of its value (null when
+# the field is missing), and how a wrong value is described.
+_ALLOWED: dict[FieldKind, tuple[str, str]] = {
+    "text": ("{v} is null or {v} = 'null' or starts_with({v}, '\"')", "is not text"),
+    "boolean": ("{v} is null or {v} in ('null', 'true', 'false')", "is not true, false or null"),
+    # At most 18 digits: every warehouse's bigint holds it.
+    "integer": (
+        "{v} is null or {v} = 'null' or regexp_full_match({v}, '-?[0-9]{{1,18}}')",
+        "is not a whole number",
+    ),
 }
 
 
@@ -164,26 +174,29 @@ def _checked_fields(spec: RecordFormat) -> tuple[str, ...]:
 def _problem_sql(spec: RecordFormat) -> str:
     """A CASE naming the first thing wrong with a record (null when it is valid).
 
-    It reads `types`, the JSON types of every checked field from one `json_type` call (one
-    parse per record, not one per field), and `time_text`.
+    It reads `fields`, the JSON text of every checked field from one `json_extract` call: one
+    parse per record, where a `json_type` per field would parse it again for each.
     """
     whens = [
-        ("types[1] is distinct from 'OBJECT'", "is not a JSON object"),
+        ("not starts_with(record, '{')", "is not a JSON object"),
         (
-            f"types[2] is distinct from 'VARCHAR' or "
-            f"try_strptime(time_text, {_literal(spec.time_format)}) is null",
+            # The exact shape first: strptime alone takes '2024-1-5T1:2:3Z' and year 0000,
+            # which other warehouses refuse and which would key the same play differently.
+            f"not starts_with(fields[1], '\"') or "
+            f"not regexp_full_match(time_text, {_literal(spec.time_shape)}) or "
+            f"try_strptime(time_text, {_literal(spec.time_format)}) is null or "
+            f"time_text < '1900'",
             f"`{spec.time_field}` is not a time like {spec.time_example}",
         ),
         (
-            # UBIGINT: JSON integers >= 0; negative ones are BIGINT, fractions DOUBLE.
-            "types[3] is distinct from 'UBIGINT'",
+            "not regexp_full_match(coalesce(fields[2], ''), '[0-9]{1,18}')",
             f"`{spec.duration_field}` is not a whole number of milliseconds",
         ),
     ]
     whens += [
-        (f"types[{position}] not in {_ALLOWED_TYPES[kind][0]}",
-         f"`{name}` {_ALLOWED_TYPES[kind][1]}")
-        for position, (name, kind) in enumerate(spec.fields, start=4)
+        (f"not ({_ALLOWED[kind][0].format(v=f'fields[{position}]')})",
+         f"`{name}` {_ALLOWED[kind][1]}")
+        for position, (name, kind) in enumerate(spec.fields, start=3)
     ]  # fmt: skip
     cases = "\n".join(f"        when {test} then {_literal(what)}" for test, what in whens)
     return f"case\n{cases}\n    end"
@@ -235,16 +248,15 @@ def records_sql(spec: RecordFormat, files: Sequence[ExportFile], *, checked: boo
     from read_json_objects([{paths}], format = 'array', filename = true)"""
     if not checked:
         return objects
-    types = ", ".join(["'$'", *(_path(name) for name in _checked_fields(spec))])
+    paths = ", ".join(_path(name) for name in _checked_fields(spec))
     return f"""
     select source_file, record, time_text, {_problem_sql(spec)} as problem
     from (
-        select
-            source_file,
-            record,
-            json_type(record, [{types}]) as types,
-            json_extract_string(record, {_path(spec.time_field)}) as time_text
-        from ({objects}) as objects
+        select *, trim(fields[1], '"') as time_text
+        from (
+            select source_file, record, json_extract(record, [{paths}]) as fields
+            from ({objects}) as objects
+        ) as extracted
     ) as typed"""
 
 
@@ -255,8 +267,8 @@ def summary_sql(spec: RecordFormat, files: Sequence[ExportFile]) -> str:
 select
     problem,
     count(*) as records,
-    any_value(source_file) as example_file,
-    any_value(record) as example_record,
+    -- One aggregate, so that the file and the record come from the same row.
+    any_value({{'file': source_file, 'record': record}}) as example,
     min(case when problem is null then {time} end) as oldest,
     max(case when problem is null then {time} end) as newest
 from ({records_sql(spec, files, checked=True)}) as checked
@@ -351,18 +363,23 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
                 target = workdir / f"member-{len(collected.files):05d}.json"
                 _copy_member(archive, info, target, label, budget)
                 collected.files.append(ExportFile(label, target, kind))
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise ExportError(f"{path.name}: not a readable zip ({error})") from None
+    except OSError as error:  # the temporary folder: disk full, no permission
+        raise ExportError(f"{path.name}: cannot copy its history files ({error})") from None
     except (RuntimeError, NotImplementedError) as error:  # encrypted, unknown compression
         raise ExportError(f"{path.name}: cannot be read ({error})") from None
 
 
-def _add_file(path: Path, label: str, collected: Collected, *, named: bool) -> None:
+def _add_file(path: Path, label: str, workdir: Path, collected: Collected, *, named: bool) -> None:
     kind = classify(path.name)
     if kind == "video":
         collected.notes.append(f"skipped video history {label}")
     elif kind is not None:
-        collected.files.append(ExportFile(label, path, kind))
+        # A link under our own name: DuckDB would read '*' or '?' in a file name as a pattern.
+        link = workdir / f"file-{len(collected.files):05d}.json"
+        link.symlink_to(path.resolve())
+        collected.files.append(ExportFile(label, link, kind))
     elif named:
         raise ExportError(
             f"{label}: not a streaming history file by its name (expected {EXPECTED_NAMES})"
@@ -383,12 +400,15 @@ def collect_files(paths: Sequence[Path], workdir: Path, max_bytes: int) -> Colle
         seen.add(resolved)
         if given.is_dir():
             for path in sorted(p for p in given.rglob("*") if p.is_file()):
+                if path.resolve() in seen:
+                    continue
+                seen.add(path.resolve())
                 label = f"{given.name}/{path.relative_to(given).as_posix()}"
-                _add_file(path, label, collected, named=False)
+                _add_file(path, label, workdir, collected, named=False)
         elif zipfile.is_zipfile(given) or given.suffix.lower() == ".zip":
             _from_zip(given, workdir, budget, collected)
         else:
-            _add_file(given, given.name, collected, named=True)
+            _add_file(given, given.name, workdir, collected, named=True)
     if not collected.files:
         where = ", ".join(str(p) for p in paths)
         raise ExportError(f"no streaming history in {where} (looked for {EXPECTED_NAMES})")
@@ -436,6 +456,8 @@ def inspect_damage(path: Path) -> Damage | None:
     while True:
         try:
             value, position = decoder.raw_decode(text, position)
+        except RecursionError:
+            return Damage(problem or "nests too deeply to read", len(readable) + 1, readable)
         except json.JSONDecodeError as error:
             if not problem and not text.rstrip().endswith("]"):
                 problem = "is cut short (truncated)"
@@ -466,7 +488,7 @@ def record_number(path: Path, record_text: str) -> int | None:
         wanted = json.loads(record_text)
         records = json.loads(path.read_bytes())
         return int(records.index(wanted)) + 1
-    except (ValueError, TypeError, AttributeError, OSError):
+    except (ValueError, TypeError, AttributeError, OSError, RecursionError):
         return None
 
 
@@ -545,9 +567,13 @@ def check_records(files: list[ExportFile], workdir: Path, *, skip_invalid: bool)
     """
     import duckdb
 
-    with duckdb.connect() as reader:
-        configure_import_duckdb(reader, workdir)
-        return _check_records(reader, files, workdir, skip_invalid=skip_invalid)
+    try:
+        with duckdb.connect() as reader:
+            configure_import_duckdb(reader, workdir)
+            return _check_records(reader, files, workdir, skip_invalid=skip_invalid)
+    except duckdb.Error as error:  # out of memory or disk for the spill files, interrupted
+        reason = str(error).strip().splitlines()[0]
+        raise ExportError(f"reading the export failed: {reason}") from None
 
 
 def _check_records(
@@ -562,13 +588,13 @@ def _check_records(
             raise duckdb.InvalidInputException("an empty file")
         for spec, group in _groups(files):
             summaries += reader.execute(summary_sql(spec, group)).fetchall()
-    except duckdb.Error:
+    except duckdb.InvalidInputException:  # a damaged file; anything else is not the input's
         checked.files = _cut_back_damaged(reader, list(files), workdir, skip_invalid, checked)
         summaries = []
         for spec, group in _groups(checked.files):
             summaries += reader.execute(summary_sql(spec, group)).fetchall()
     paths = {f.name: f.path for f in checked.files}
-    for problem, records, example_file, example_record, oldest, newest in summaries:
+    for problem, records, example, oldest, newest in summaries:
         if problem is None:
             checked.valid += records
             checked.oldest = min(filter(None, (checked.oldest, oldest)), default=None)
@@ -576,9 +602,9 @@ def _check_records(
         elif skip_invalid:
             checked.skipped[problem] += records
         else:
-            number = record_number(paths[example_file], example_record)
+            number = record_number(paths[example["file"]], example["record"])
             where = f", record {number}" if number else ""
-            raise ExportError(f"{example_file}{where}: {problem}; {_strict_hint()}")
+            raise ExportError(f"{example['file']}{where}: {problem}; {_strict_hint()}")
     return checked
 
 

@@ -72,7 +72,7 @@ streaming_history = sa.Table(
     # Unique on (user_id, record_key), but not enforced by an index on DuckDB: its ART index
     # makes a million-record import three times slower (18 s against 6 s, measured). There the
     # import lands only keys not yet present, in its own transaction, and dbt tests uniqueness.
-    sa.Index("ux_spotify_streaming_history", "user_id", "record_key", unique=True).ddl_if(
+    sa.PrimaryKeyConstraint("user_id", "record_key", name="pk_spotify_streaming_history").ddl_if(
         dialect=("postgresql", "mssql")  # type: ignore[arg-type]  # a tuple is documented
     ),
     sa.Index("ix_spotify_streaming_history_loaded_at", "_loaded_at").ddl_if(
@@ -214,7 +214,10 @@ def describe_target(settings: Settings) -> str:
 IMPORT_DUCKDB_SETTINGS: Mapping[str, str] = {
     "memory_limit": "'350MB'",
     "preserve_insertion_order": "false",  # rows of raw tables have no order: less memory
-    "enable_progress_bar": "false",
+    # Progress is tracked (query_progress() feeds our bar) but never printed by DuckDB.
+    "enable_progress_bar": "true",
+    "enable_progress_bar_print": "false",
+    "progress_bar_time": "0",
 }
 
 
@@ -233,6 +236,14 @@ def _duckdb_errors() -> type[Exception]:
     import duckdb
 
     return duckdb.Error
+
+
+def _landing_errors() -> tuple[type[Exception], ...]:
+    """What the bulk paths raise outside SQLAlchemy: DuckDB's errors and psycopg's (COPY)."""
+    import duckdb
+    import psycopg
+
+    return (duckdb.Error, psycopg.Error)
 
 
 def _unkey_empty_history(connection: Connection) -> None:
@@ -414,7 +425,7 @@ class Warehouse:
                 configure_import_duckdb(reader, workdir)
             try:
                 yield ExportLanding(self, connection, reader)
-            except _duckdb_errors() as error:
+            except _landing_errors() as error:
                 raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
             finally:
                 if local is not None:
@@ -559,9 +570,12 @@ class ExportLanding:
                         copy.write_row(row)
             return
         # SQL Server: the engine has fast_executemany, so each chunk is one round trip.
+        # database_default: a temp table takes tempdb's collation, which may not compare with
+        # the database's (Azure SQL).
         self.connection.exec_driver_sql(
-            "create table #import_records "
-            "(source_file nvarchar(400), record_key varchar(64), record nvarchar(max))"
+            "create table #import_records (source_file nvarchar(400) collate database_default, "
+            "record_key varchar(64) collate database_default, "
+            "record nvarchar(max) collate database_default)"
         )
         for rows in self._rows(selects):
             self.connection.exec_driver_sql(
@@ -593,4 +607,6 @@ class ExportLanding:
             # Two names for one value: PostgreSQL types each placeholder from one use.
             {"user_id": user_id, "owner": user_id, "batch_id": batch_id, "loaded_at": loaded_at},
         )
+        if self.connection.dialect.name == "mssql":  # no ON COMMIT DROP: the pool keeps it
+            self.connection.exec_driver_sql("drop table #import_records")
         return int(result.rowcount)

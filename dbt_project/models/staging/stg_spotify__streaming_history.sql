@@ -92,10 +92,11 @@ unified as (
         skipped,
         offline,
         -- Seconds in current exports, milliseconds in older ones (1e11 s is the year 5138).
+        -- Beyond 2^31 s (2038) it is no time we can place: SQL Server's dateadd takes an int.
         case
-            when offline_timestamp >= 100000000000
+            when offline_timestamp >= 100000000000 and offline_timestamp < 2147483648000
                 then cast(floor(offline_timestamp / 1000.0) as {{ spotify_elt.type_bigint() }})
-            when offline_timestamp > 0 then offline_timestamp
+            when offline_timestamp > 0 and offline_timestamp < 2147483648 then offline_timestamp
         end as offline_epoch_seconds,
         incognito_mode
     from renamed
