@@ -475,13 +475,6 @@ class Warehouse:
             ranked = [(str(name), int(n)) for name, n in connection.execute(top_artists)]
         return MartsSummary(int(count), first, last, ranked)
 
-    def count_history(self, user_id: str | None = None) -> int:
-        query = sa.select(sa.func.count()).select_from(streaming_history)
-        if user_id is not None:
-            query = query.where(streaming_history.c.user_id == user_id)
-        with self.transaction() as connection:
-            return int(connection.execute(query).scalar_one())
-
     def batches(self) -> list[dict[str, Any]]:
         query = sa.select(load_batches).order_by(load_batches.c.started_at)
         with self.transaction() as connection:
