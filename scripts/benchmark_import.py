@@ -53,7 +53,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import random
 import re
 import shutil
@@ -67,9 +66,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from benchmarking import machine_description, parse_size
+
+PACKAGES = ("duckdb", "pandas", "sqlalchemy", "duckdb-engine")
 
 DEFAULT_RECORDS = 1_000_000
 DEFAULT_PANDAS_RECORDS = 20_000
@@ -687,51 +689,11 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_size(text: str) -> int:
-    """1000000, 1m, 100k, 1,000,000, 2.5M."""
-    cleaned = text.strip().replace("_", "").replace(",", "")
-    multiplier = 1
-    if cleaned[-1:].lower() in ("k", "m"):
-        multiplier = 1_000 if cleaned[-1].lower() == "k" else 1_000_000
-        cleaned = cleaned[:-1]
-    try:
-        value = int(float(cleaned) * multiplier)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number like 1m or 100k, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
-    return value
-
-
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
     return value
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {total / 2**30:.0f} GiB RAM"
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("duckdb", "pandas", "sqlalchemy", "duckdb-engine")
-    )
-    return (
-        f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, {versions}"
-    )
 
 
 def median(values: Sequence[float]) -> float:
@@ -829,7 +791,7 @@ def report(results: Results) -> str:
         f" generated in {results.generation_seconds:.1f} s (not part of the figures).",
         f"DuckDB files: ours {results.ours_database_bytes / 1e6:,.0f} MB,"
         f" read_json_objects {results.duckdb_database_bytes / 1e6:,.0f} MB.",
-        f"Machine: {machine_description()}.",
+        "Machine: " + machine_description(PACKAGES) + ".",
     ]
     return "\n".join(lines)
 

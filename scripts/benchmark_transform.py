@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -45,11 +44,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from benchmarking import machine_description, parse_size
 
 from ingestion.config import Settings
 from ingestion.warehouse import Warehouse, utc_now
@@ -824,44 +823,8 @@ def format_size(plays: int) -> str:
     return str(plays)
 
 
-def parse_size(text: str) -> int:
-    text = text.strip().replace("_", "").replace(",", "")
-    multiplier = 1
-    if text[-1:].lower() in ("k", "m"):
-        multiplier = 1_000 if text[-1].lower() == "k" else 1_000_000
-        text = text[:-1]
-    value = int(float(text) * multiplier)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a size must be at least 1, got {text!r}")
-    return value
-
-
 def parse_sizes(text: str) -> list[int]:
-    try:
-        return [parse_size(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 10000,1M; got {text!r}") from None
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {total / 2**30:.0f} GiB RAM"
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}" for name in ("duckdb", "dbt-core", "dbt-duckdb")
-    )
-    return (
-        f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, {versions}"
-    )
+    return [parse_size(part) for part in text.split(",") if part.strip()]
 
 
 def short_node_name(unique_id: str) -> str:
@@ -895,7 +858,7 @@ def report(results: Sequence[SizeResult]) -> str:
         " start-up and parsing included), one process per run, on a fresh DuckDB file of"
         " synthetic plays of 3 users."
     )
-    lines.append(f"Machine: {machine_description()}.")
+    lines.append("Machine: " + machine_description(("duckdb", "dbt-core", "dbt-duckdb")) + ".")
     lines.append(
         "Generating the data (not part of the figures): "
         + ", ".join(
