@@ -212,7 +212,7 @@ def run() -> None:
 @command
 def demo() -> None:
     """The main job on bundled sample data into DuckDB: no Spotify account, no network."""
-    from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data
+    from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
     from ingestion.transform import build, generate_docs
     from ingestion.warehouse import Warehouse
 
@@ -225,16 +225,19 @@ def demo() -> None:
     )
     with Warehouse(settings) as warehouse:
         users = load_sample_data(warehouse)
+        exported = load_sample_exports(settings, warehouse)
     build(settings)
     with Warehouse(settings) as warehouse:
         summary = warehouse.marts_summary()
     docs = generate_docs(settings)
 
-    table = Table("user", "polls replayed", "plays landed", "already had", "gaps flagged")
+    table = Table(
+        "user", "polls replayed", "plays landed", "already had", "gaps flagged", "export records"
+    )
     for user in users:
         table.add_row(
             user.user_id, str(user.polls), str(user.inserted), str(user.duplicates),
-            str(user.gaps_suspected),
+            str(user.gaps_suspected), str(exported.get(user.user_id, 0)),
         )  # fmt: skip
     out.print(table)
     span = (

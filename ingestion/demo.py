@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingestion.config import Settings
+from ingestion.export import import_export
 from ingestion.extract import land_recent_plays
 from ingestion.spotify import collect_recent_plays
 from ingestion.warehouse import Batch, Warehouse, new_batch_id, utc_now
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
+# Privacy exports of two sample users, `<user_id>_<what>.zip` (sample_data/README.md).
+EXPORTS = "exports"
 # Where the fictional listeners live (sample_data/README.md); a configured zone still wins.
 SAMPLE_TIMEZONES = {
     "demo-ana": "Europe/Madrid",
@@ -60,3 +64,15 @@ def load_sample_data(warehouse: Warehouse, sample_dir: Path = SAMPLE_DIR) -> lis
             gaps += landed.gap_suspected
         results.append(DemoUser(user_id, len(recording["responses"]), inserted, duplicates, gaps))
     return results
+
+
+def load_sample_exports(
+    settings: Settings, warehouse: Warehouse, sample_dir: Path = SAMPLE_DIR
+) -> dict[str, int]:
+    """Import every sample privacy export with `spotify-elt import`'s code: records per user."""
+    imported: dict[str, int] = {}
+    for path in sorted((sample_dir / EXPORTS).glob("*.zip")):
+        user_id = path.name.partition("_")[0]
+        result = import_export(settings, warehouse, [path], user_id)
+        imported[user_id] = imported.get(user_id, 0) + result.batch.rows_inserted
+    return imported

@@ -24,6 +24,7 @@ import gzip
 import itertools
 import json
 import random
+import zipfile
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -960,6 +961,7 @@ class Play:
     ms: int
     track: Playable
     context: Json | None
+    ms_played: int = 0  # how long it really played: what only the privacy export tells
 
     def to_json(self) -> Json:
         return {
@@ -1139,7 +1141,7 @@ class Listener:
                 if now + elapsed > limit:
                     break
                 now += elapsed
-                plays.append(Play(now, track, context))
+                plays.append(Play(now, track, context, min(elapsed, track.duration_ms)))
             cursor = now
         start_ms, end_ms = ms_of(PERIOD_START), ms_of(PERIOD_END)
         plays = [p for p in plays if start_ms <= p.ms < end_ms]
@@ -1283,6 +1285,198 @@ def editorial_playlist(cat: Catalogue) -> Playlist:
     return Playlist(playlist_context(playlist_id), tracks)
 
 
+# --------------------------------------------------------------------------------------------
+# The privacy export ("Download your data")
+# --------------------------------------------------------------------------------------------
+
+EXPORT_DIR = OUT_DIR / "exports"
+EXPORT_ZIP_TIME = (2026, 11, 10, 9, 0, 0)
+EXTENDED_UNTIL = datetime(2026, 11, 3, tzinfo=UTC)  # the end of demo-sam's Extended history
+ACCOUNT_FROM = datetime(2026, 10, 26, tzinfo=UTC)  # the start of the Account-data files
+EARLIER_WEEKS = 4  # demo-sam's first week, replayed this much earlier: history before polling
+NO_CONTENT = dict.fromkeys(
+    [
+        "master_metadata_track_name", "master_metadata_album_artist_name",
+        "master_metadata_album_album_name", "spotify_track_uri", "episode_name",
+        "episode_show_name", "spotify_episode_uri", "audiobook_title", "audiobook_uri",
+        "audiobook_chapter_uri", "audiobook_chapter_title",
+    ]
+)  # fmt: skip
+PODCASTS = ["The Long Commute", "Kettle & Code", "Noticias en 10 minutos"]
+AUDIOBOOK = "The Orchard at Night"
+
+
+def track_content(track: Playable) -> Json:
+    """Extended history names a track by its first artist; a local file has no URI."""
+    if isinstance(track, LocalTrack):
+        names = (track.name, track.artist, track.album, None)
+    else:
+        names = (track.name, track.artists[0].name, track.album.name, f"spotify:track:{track.id}")
+    keys = list(NO_CONTENT)[:4]
+    return {**NO_CONTENT, **dict(zip(keys, names, strict=True))}
+
+
+class ExportWriter:
+    """One user's export records: Extended (per second, with URIs) and Account data (per minute)."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.rng = random.Random(f"{SEED}:{user.id}:export")
+        self.extended: list[Json] = []
+        self.music: list[Json] = []
+        self.podcasts: list[Json] = []
+
+    def extended_record(self, end_ms: int, content: Json, ms_played: int, **playback: Any) -> None:
+        rng = self.rng
+        # Spotify's clock is not the API's: a second or two apart, then cut to the second.
+        ts = (end_ms + rng.randint(-2500, 2500)) // 1000
+        record = {
+            "ts": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "platform": rng.choice(["android", "ios", "windows", "web_player"]),
+            "ms_played": ms_played,
+            "conn_country": "US",
+            "ip_addr": f"192.0.2.{rng.randint(1, 254)}",  # documentation range, never real
+            **content,
+            "reason_start": "trackdone",
+            "reason_end": "trackdone",
+            "shuffle": rng.random() < 0.3,
+            "skipped": False,
+            "offline": False,
+            "offline_timestamp": ts - ms_played // 1000,
+            "incognito_mode": False,
+        }
+        self.extended.append(record | playback)
+
+    def account_record(self, end_ms: int, artist: str, title: str, ms_played: int) -> None:
+        minute = datetime.fromtimestamp(end_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        self.music.append(
+            {"endTime": minute, "artistName": artist, "trackName": title, "msPlayed": ms_played}
+        )
+
+    def play(self, end_ms: int, play: Play, extended: bool) -> None:
+        """A play, and now and then a false start before it that the API never lists."""
+        rng = self.rng
+        start_ms = end_ms - play.ms_played
+        false_start = rng.randint(1_500, 9_000) if rng.random() < 0.06 else 0
+        full = play.ms_played >= play.track.duration_ms
+        artist = play.track.artist if isinstance(play.track, LocalTrack) else play.track.artists[0].name
+        if extended:
+            content = track_content(play.track)
+            if false_start:
+                self.extended_record(
+                    start_ms - rng.randint(200, 900), content, false_start,
+                    reason_start="clickrow", reason_end="backbtn",
+                )  # fmt: skip
+            self.extended_record(
+                end_ms, content, play.ms_played,
+                reason_end="trackdone" if full else "fwdbtn", skipped=not full,
+            )  # fmt: skip
+        else:
+            if false_start:
+                self.account_record(start_ms - 500, artist, play.track.name, false_start)
+            self.account_record(end_ms, artist, play.track.name, play.ms_played)
+
+    def spoken(self, days: list[date], hour: float, extended: bool, audiobook: bool) -> None:
+        """Podcast episodes (or audiobook chapters) at `hour` local time on `days`."""
+        rng = self.rng
+        for number, day in enumerate(days, start=1):
+            local = datetime.combine(day, time()) + timedelta(hours=hour, seconds=rng.randint(0, 900))
+            start = local.replace(tzinfo=self.user.tz).astimezone(UTC)
+            ms_played = rng.randint(12, 38) * MINUTE_MS + rng.randint(0, 59_999)
+            end_ms = ms_of(start) + ms_played
+            show = AUDIOBOOK if audiobook else PODCASTS[number % len(PODCASTS)]
+            title = f"Chapter {number}" if audiobook else f"{show} #{100 + number}"
+            if not extended:
+                minute = datetime.fromtimestamp(end_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M")
+                self.podcasts.append(
+                    {"endTime": minute, "podcastName": show, "episodeName": title, "msPlayed": ms_played}
+                )
+                continue
+            uri_id = "".join(random.Random(f"{SEED}:{show}:{title}").choices(BASE62, k=22))
+            if audiobook:
+                content = NO_CONTENT | {
+                    "audiobook_title": show,
+                    "audiobook_uri": "spotify:audiobook:" + "".join(random.Random(show).choices(BASE62, k=22)),
+                    "audiobook_chapter_uri": f"spotify:chapter:{uri_id}",
+                    "audiobook_chapter_title": title,
+                }
+            else:
+                content = NO_CONTENT | {
+                    "episode_name": title,
+                    "episode_show_name": show,
+                    "spotify_episode_uri": f"spotify:episode:{uri_id}",
+                }
+            self.extended_record(end_ms, content, ms_played, shuffle=False)
+
+
+def days_between(first: datetime, last: datetime, weekdays: str) -> list[date]:
+    days = [first.date() + timedelta(days=n) for n in range((last - first).days)]
+    return [d for d in days if str(d.weekday()) in weekdays]
+
+
+def exports(data: list[UserData]) -> dict[str, dict[str, Any]]:
+    """Zip name -> {member name -> JSON}: what demo-sam and demo-ana asked Spotify for.
+
+    demo-sam: Extended history from four weeks before polling began until 2026-11-03 (the 16
+    plays his poller lost included), with false starts, podcast episodes, audiobook chapters,
+    local files and two records with no content; and Account data from 2026-10-26, which
+    overlaps the Extended history. demo-ana: Account data from 2026-10-26, music and podcasts.
+    """
+    by_id = {d.user.id: d for d in data}
+    sam, ana = by_id["demo-sam"], by_id["demo-ana"]
+    shift = EARLIER_WEEKS * 7 * 86_400_000
+    first_week = ms_of(PERIOD_START + timedelta(days=7))
+
+    sam_export = ExportWriter(sam.user)
+    earlier = [(p.ms - shift, p) for p in sam.plays if p.ms < first_week]
+    for end_ms, play in earlier + [(p.ms, p) for p in sam.plays if p.ms < ms_of(EXTENDED_UNTIL)]:
+        sam_export.play(end_ms, play, extended=True)
+    since = PERIOD_START - timedelta(weeks=EARLIER_WEEKS)
+    sam_export.spoken(days_between(since, EXTENDED_UNTIL, "0123"), 7.2, True, audiobook=False)
+    sam_export.spoken(days_between(since, EXTENDED_UNTIL, "56")[::2], 19.0, True, audiobook=True)
+    for end in (datetime(2026, 10, 9, 11, 0, 3, tzinfo=UTC), datetime(2026, 10, 30, 2, 14, 51, tzinfo=UTC)):
+        sam_export.extended_record(ms_of(end), NO_CONTENT, 0, reason_end="unexpected-exit")
+    sam_account = ExportWriter(sam.user)
+    for play in sam.plays:
+        if play.ms >= ms_of(ACCOUNT_FROM):
+            sam_account.play(play.ms, play, extended=False)
+
+    ana_account = ExportWriter(ana.user)
+    for play in ana.plays:
+        if play.ms >= ms_of(ACCOUNT_FROM):
+            ana_account.play(play.ms, play, extended=False)
+    ana_account.spoken(days_between(ACCOUNT_FROM, PERIOD_END, "01234"), 8.6, False, audiobook=False)
+
+    records = sorted(sam_export.extended, key=lambda r: r["ts"])
+    half = len(records) // 2
+    folder = "Spotify Extended Streaming History"
+    return {
+        "demo-sam_extended.zip": {
+            f"{folder}/Streaming_History_Audio_2026_0.json": records[:half],
+            f"{folder}/Streaming_History_Audio_2026_1.json": records[half:],
+            f"{folder}/Streaming_History_Video_2026.json": [],
+        },
+        "demo-sam_account.zip": {
+            "Spotify Account Data/StreamingHistory_music_0.json": sam_account.music,
+            "Spotify Account Data/Userdata.json": {"username": "demo-sam", "country": "US"},
+        },
+        "demo-ana_account.zip": {
+            "Spotify Account Data/StreamingHistory_music_0.json": ana_account.music,
+            "Spotify Account Data/StreamingHistory_podcast_0.json": ana_account.podcasts,
+            "Spotify Account Data/Userdata.json": {"username": "demo-ana", "country": "ES"},
+        },
+    }
+
+
+def write_export(path: Path, members: dict[str, Any]) -> None:
+    """A zip like Spotify's, pretty-printed JSON members, with fixed times: reruns are identical."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            info = zipfile.ZipInfo(name, EXPORT_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, json.dumps(content, indent=2, ensure_ascii=False), compresslevel=9)
+
+
 def verify(cat: Catalogue, data: list[UserData]) -> None:
     """Fail loudly if a regeneration lost one of the edge cases the data exists to carry."""
     returned_items = [item for d in data for r in d.responses for item in r["items"]]
@@ -1332,6 +1526,11 @@ def main() -> None:
         )
         for note in d.notes:
             print(f"  {note}")
+    EXPORT_DIR.mkdir(exist_ok=True)
+    for name, members in exports(data).items():
+        write_export(EXPORT_DIR / name, members)
+        records = sum(len(m) for m in members.values() if isinstance(m, list))
+        print(f"exports/{name}: {(EXPORT_DIR / name).stat().st_size:,} bytes; {records} records")
 
 
 if __name__ == "__main__":

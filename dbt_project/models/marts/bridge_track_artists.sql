@@ -8,22 +8,71 @@
     )
 }}
 
-with track_artists as (
+with api_credits as (
 
     select * from {{ ref('int_track_artists_unnested') }}
     {{ spotify_elt.where_loaded_since_last_run() }}
 
 ),
 
-latest_play as (
+export_plays as (
+
+    select * from {{ ref('int_export_plays') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+track_artists as (
 
     select
         track_sk,
-        max(played_at) as played_at
+        artist_sk,
+        artist_position,
+        played_at,
+        loaded_at,
+        user_id,
+        0 as source_rank
+    from api_credits
+    union all
+    -- The export names one artist per track: until the API lists them all, it is the credit.
+    select
+        track_sk,
+        artist_sk,
+        1 as artist_position,
+        ended_at as played_at,
+        loaded_at,
+        user_id,
+        1 as source_rank
+    from export_plays
+    where content_type = 'track' and is_known_to_api = 0 and artist_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+-- The credits of each track's latest play from the best source (the API's over the export's).
+best_source as (
+
+    select
+        track_sk,
+        min(source_rank) as source_rank
     from track_artists
     -- The unknown track has no credits of its own.
     where track_sk <> {{ spotify_elt.unknown_key() }}
     group by track_sk
+
+),
+
+latest_play as (
+
+    select
+        track_artists.track_sk,
+        track_artists.source_rank,
+        max(track_artists.played_at) as played_at
+    from track_artists
+    inner join best_source
+        on
+            track_artists.track_sk = best_source.track_sk
+            and track_artists.source_rank = best_source.source_rank
+    group by track_artists.track_sk, track_artists.source_rank
 
 ),
 
@@ -34,6 +83,7 @@ credits as (
     inner join latest_play
         on
             track_artists.track_sk = latest_play.track_sk
+            and track_artists.source_rank = latest_play.source_rank
             and track_artists.played_at = latest_play.played_at
 
 ),
@@ -55,6 +105,7 @@ credited as (
         cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
         cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(artist_position as {{ spotify_elt.type_integer() }}) as artist_position,
+        cast(case when source_rank = 0 then 'api' else 'export' end as {{ spotify_elt.type_text() }}) as known_from,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from deduplicated
@@ -64,7 +115,7 @@ credited as (
 
 final as (
 
-    {{ spotify_elt.newer_than_current('credited', 'track_sk') }}
+    {{ spotify_elt.newer_than_current('credited', 'track_sk', by_source=true) }}
 
 )
 

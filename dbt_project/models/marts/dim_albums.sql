@@ -1,5 +1,6 @@
 {#- One row per album, snowflaked from dim_tracks; artist_sk is the album's main artist (the
-    first album artist, which on a compilation is not the tracks' first artist). -#}
+    first album artist, which on a compilation is not the tracks' first artist). An album known
+    only from the privacy export is keyed like a local file's, by artist and album name. -#}
 {{
     config(
         materialized='incremental',
@@ -15,12 +16,59 @@ with plays as (
 
 ),
 
+export_plays as (
+
+    select * from {{ ref('int_export_plays') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+candidates as (
+
+    select
+        album_sk,
+        album_artist_sk,
+        album_id,
+        album_uri,
+        album_name,
+        album_type,
+        album_release_date,
+        album_release_date_precision,
+        album_total_tracks,
+        played_at,
+        loaded_at,
+        user_id,
+        'api' as known_from
+    from plays
+    union all
+    select
+        album_sk,
+        artist_sk as album_artist_sk,
+        cast(null as {{ spotify_elt.type_text() }}) as album_id,
+        cast(null as {{ spotify_elt.type_text() }}) as album_uri,
+        album_name,
+        cast(null as {{ spotify_elt.type_text() }}) as album_type,
+        cast(null as {{ spotify_elt.type_text() }}) as album_release_date,
+        cast(null as {{ spotify_elt.type_text() }}) as album_release_date_precision,
+        cast(null as {{ spotify_elt.type_integer() }}) as album_total_tracks,
+        ended_at as played_at,
+        loaded_at,
+        user_id,
+        'export' as known_from
+    from export_plays
+    where content_type = 'track' and is_known_to_api = 0
+
+),
+
 latest as (
 
     select
         *,
-        row_number() over (partition by album_sk order by played_at desc, loaded_at desc, user_id asc) as recency
-    from plays
+        row_number() over (
+            partition by album_sk
+            order by case when known_from = 'api' then 0 else 1 end, played_at desc, loaded_at desc, user_id asc
+        ) as recency
+    from candidates
     where album_sk <> {{ spotify_elt.unknown_key() }}
 
 ),
@@ -57,6 +105,7 @@ albums as (
             {{ spotify_elt.date_part_number('year', release_date) }} as {{ spotify_elt.type_integer() }}
         ) as release_year,
         cast(album_total_tracks as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from dated
@@ -65,7 +114,7 @@ albums as (
 
 newer as (
 
-    {{ spotify_elt.newer_than_current('albums', 'album_sk') }}
+    {{ spotify_elt.newer_than_current('albums', 'album_sk', by_source=true) }}
 
 ),
 
@@ -82,6 +131,7 @@ unknown_member as (
         cast(null as {{ spotify_elt.type_text() }}) as release_date_precision,
         cast(null as {{ spotify_elt.type_integer() }}) as release_year,
         cast(null as {{ spotify_elt.type_integer() }}) as total_tracks,
+        cast(null as {{ spotify_elt.type_text() }}) as known_from,
         cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 

@@ -35,18 +35,40 @@ album_artists as (
 
 ),
 
+export_artists as (
+
+    select * from {{ ref('int_export_plays') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
 credited as (
 
-    select * from track_artists
+    select
+        *,
+        'api' as known_from
+    from track_artists
     union all
     select
         artist_sk,
         artist_id,
         artist_name,
         played_at,
-        loaded_at
+        loaded_at,
+        'api' as known_from
     from album_artists
     where album_id is not null and artist_id is not null
+    union all
+    -- An artist known only from the export has a name and is keyed by it, like a local one.
+    select
+        artist_sk,
+        cast(null as {{ spotify_elt.type_text() }}) as artist_id,
+        artist_name,
+        ended_at as played_at,
+        loaded_at,
+        'export' as known_from
+    from export_artists
+    where content_type = 'track' and is_known_to_api = 0
 
 ),
 
@@ -54,7 +76,10 @@ latest as (
 
     select
         *,
-        row_number() over (partition by artist_sk order by played_at desc, loaded_at desc, artist_name asc) as recency
+        row_number() over (
+            partition by artist_sk
+            order by case when known_from = 'api' then 0 else 1 end, played_at desc, loaded_at desc, artist_name asc
+        ) as recency
     from credited
     where artist_sk <> {{ spotify_elt.unknown_key() }}
 
@@ -66,6 +91,7 @@ artists as (
         cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(artist_id as {{ spotify_elt.type_text() }}) as artist_id,
         cast(artist_name as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from latest
@@ -75,7 +101,7 @@ artists as (
 
 newer as (
 
-    {{ spotify_elt.newer_than_current('artists', 'artist_sk') }}
+    {{ spotify_elt.newer_than_current('artists', 'artist_sk', by_source=true) }}
 
 ),
 
@@ -85,6 +111,7 @@ unknown_member as (
         cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
         cast(null as {{ spotify_elt.type_text() }}) as artist_id,
         cast('Unknown artist' as {{ spotify_elt.type_text() }}) as artist_name,
+        cast(null as {{ spotify_elt.type_text() }}) as known_from,
         cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 

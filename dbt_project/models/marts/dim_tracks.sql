@@ -1,4 +1,6 @@
-{#- One row per track ever played (local files included), with its latest attributes. -#}
+{#- One row per track ever played (local files included), with its latest attributes. A track
+    known only from the privacy export has its names and no more (`known_from` = 'export')
+    until an API play of it brings the rest. -#}
 {{
     config(
         materialized='incremental',
@@ -14,12 +16,66 @@ with plays as (
 
 ),
 
+export_plays as (
+
+    select * from {{ ref('int_export_plays') }}
+    {{ spotify_elt.where_loaded_since_last_run() }}
+
+),
+
+candidates as (
+
+    select
+        track_sk,
+        album_sk,
+        track_id,
+        track_uri,
+        track_name,
+        duration_ms,
+        explicit,
+        isrc,
+        is_local,
+        disc_number,
+        track_number,
+        played_at,
+        loaded_at,
+        user_id,
+        'api' as known_from
+    from plays
+    union all
+    select
+        track_sk,
+        album_sk,
+        case
+            when resolved_uri like 'spotify:track:%' then replace(resolved_uri, 'spotify:track:', '')
+        end as track_id,
+        resolved_uri as track_uri,
+        content_name as track_name,
+        cast(null as {{ spotify_elt.type_bigint() }}) as duration_ms,
+        cast(null as {{ spotify_elt.type_boolean() }}) as explicit,
+        cast(null as {{ spotify_elt.type_text() }}) as isrc,
+        -- A local file in the export has no URI, like an Account record: it cannot be told apart.
+        cast(null as {{ spotify_elt.type_boolean() }}) as is_local,
+        cast(null as {{ spotify_elt.type_integer() }}) as disc_number,
+        cast(null as {{ spotify_elt.type_integer() }}) as track_number,
+        ended_at as played_at,
+        loaded_at,
+        user_id,
+        'export' as known_from
+    from export_plays
+    where content_type = 'track' and is_known_to_api = 0
+
+),
+
 latest as (
 
     select
         *,
-        row_number() over (partition by track_sk order by played_at desc, loaded_at desc, user_id asc) as recency
-    from plays
+        row_number() over (
+            partition by track_sk
+            order by case when known_from = 'api' then 0 else 1 end, played_at desc, loaded_at desc, user_id asc
+        ) as recency
+    from candidates
 
 ),
 
@@ -37,6 +93,7 @@ tracks as (
         cast(is_local as {{ spotify_elt.type_boolean() }}) as is_local,
         cast(disc_number as {{ spotify_elt.type_integer() }}) as disc_number,
         cast(track_number as {{ spotify_elt.type_integer() }}) as track_number,
+        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from latest
@@ -46,7 +103,7 @@ tracks as (
 
 newer as (
 
-    {{ spotify_elt.newer_than_current('tracks', 'track_sk') }}
+    {{ spotify_elt.newer_than_current('tracks', 'track_sk', by_source=true) }}
 
 ),
 
@@ -64,6 +121,7 @@ unknown_member as (
         cast(null as {{ spotify_elt.type_boolean() }}) as is_local,
         cast(null as {{ spotify_elt.type_integer() }}) as disc_number,
         cast(null as {{ spotify_elt.type_integer() }}) as track_number,
+        cast(null as {{ spotify_elt.type_text() }}) as known_from,
         cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
         cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
 

@@ -1,30 +1,287 @@
-{#- One row per play event of one user. API plays only until the export import (issue #4) adds
-    export rows and merges the two. Each row keeps the zone its local time is in: when a user's
-    configured zone changes, the next run redoes that user's plays. -#}
+{#- One row per play event of one user, from API polls, the privacy export, or both.
+
+    An export record and an API play are the same play when they are of the same user and the
+    same track (the URI; for a record without one, the artist and title) and their end times lie
+    within `merge_tolerance_seconds` of each other, widened by the record's precision (a second
+    for Extended history, the minute for Account data). Each API play and each record is in at
+    most one pair: the pair nearest in time on both sides. A merged row keeps the API's
+    `played_at` and context, and the export's measured `ms_played` and playback details.
+
+    Incremental runs redo whole (user, UTC day) windows (macros/plays.sql). Each row keeps the
+    zone its local time is in: when a user's configured zone changes, the next run redoes that
+    user's plays. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='play_sk',
+        pre_hook="{{ spotify_elt.delete_recomputed_plays() }}",
     )
 }}
 
-{%- set rezoned_users -%}
-user_id in (
-        select facts.user_id
-        from {{ this }} as facts
-        inner join {{ ref('dim_users') }} as users
-            on facts.user_id = users.user_id
-        where facts.timezone <> users.timezone
-    )
-{%- endset %}
+{%- set tolerance = var('merge_tolerance_seconds') | int %}
+{#- Plays are paired within buckets of whole minutes; a pair's times span at most two of them. -#}
+{%- set bucket_minutes = (60 + 2 * tolerance) // 60 + 2 %}
 
-with plays as (
+with
 
-    select * from {{ ref('int_plays_keyed') }}
-    {{ spotify_elt.where_loaded_since_last_run(or_also=rezoned_users) }}
+{%- if spotify_elt.is_incremental_run() %}
+
+output_days as (
+
+    {{ spotify_elt.changed_play_days([-1, 0, 1]) }}
 
 ),
+
+read_days as (
+
+    {{ spotify_elt.changed_play_days([-2, -1, 0, 1, 2]) }}
+
+),
+
+rezoned_users as (
+
+    {{ spotify_elt.rezoned_users() }}
+
+),
+
+{%- endif %}
+
+api_plays as (
+
+    select * from {{ ref('int_plays_keyed') }} as plays
+    {%- if spotify_elt.is_incremental_run() %}
+    where
+        plays.user_id in (select user_id from rezoned_users)
+        or exists (
+            select 1 from read_days
+            where
+                read_days.user_id = plays.user_id
+                and read_days.played_on = cast(plays.played_at as {{ spotify_elt.type_date() }})
+        )
+    {%- endif %}
+
+),
+
+export_plays as (
+
+    select * from {{ ref('int_export_plays') }} as plays
+    {%- if spotify_elt.is_incremental_run() %}
+    where
+        plays.user_id in (select user_id from rezoned_users)
+        or exists (
+            select 1 from read_days
+            where
+                read_days.user_id = plays.user_id
+                and read_days.played_on = cast(plays.ended_at as {{ spotify_elt.type_date() }})
+        )
+    {%- endif %}
+
+),
+
+-- An API play offers its URI, and its artist and title for export records that have no URI.
+api_match_keys as (
+
+    select
+        play_sk,
+        user_id,
+        played_at,
+        track_uri as match_key
+    from api_plays
+    where track_uri is not null
+    union all
+    select
+        play_sk,
+        user_id,
+        played_at,
+        {{ dbt.concat(["'name:'", 'first_artist_name', "':'", 'track_name']) }} as match_key
+    from api_plays
+    where first_artist_name is not null and track_name is not null
+
+),
+
+api_buckets as (
+
+    select
+        *,
+        cast(floor({{ spotify_elt.minutes_since_2000('played_at') }} / {{ bucket_minutes }}) as {{ spotify_elt.type_bigint() }})
+            as time_bucket
+    from api_match_keys
+
+),
+
+export_buckets as (
+
+    select
+        export_plays.user_id,
+        export_plays.export_play_sk,
+        export_plays.match_key,
+        export_plays.ended_at,
+        export_plays.precision_seconds,
+        cast(
+            floor(
+                {{ spotify_elt.minutes_since_2000(dbt.dateadd('second', -tolerance, 'export_plays.ended_at')) }}
+                / {{ bucket_minutes }}
+            ) as {{ spotify_elt.type_bigint() }}
+        ) + shifts.shift as time_bucket
+    from export_plays
+    cross join (select 0 as shift union all select 1 as shift) as shifts
+    where export_plays.match_key is not null
+
+),
+
+candidate_pairs as (
+
+    select
+        api_buckets.play_sk as api_play_sk,
+        export_buckets.export_play_sk,
+        export_buckets.precision_seconds,
+        {{ spotify_elt.milliseconds_between('export_buckets.ended_at', 'api_buckets.played_at') }} as offset_ms
+    from export_buckets
+    inner join api_buckets
+        on
+            export_buckets.user_id = api_buckets.user_id
+            and export_buckets.match_key = api_buckets.match_key
+            and export_buckets.time_bucket = api_buckets.time_bucket
+
+),
+
+pairs as (
+
+    select
+        api_play_sk,
+        export_play_sk,
+        -- From the middle of the span the record's truncated end time stands for.
+        abs(offset_ms - precision_seconds * 500) as distance_ms
+    from candidate_pairs
+    where
+        offset_ms >= -1000 * {{ tolerance }}
+        and offset_ms < 1000 * (precision_seconds + {{ tolerance }})
+
+),
+
+ranked_pairs as (
+
+    select
+        *,
+        row_number() over (partition by api_play_sk order by distance_ms, export_play_sk) as api_rank,
+        row_number() over (partition by export_play_sk order by distance_ms, api_play_sk) as export_rank
+    from pairs
+
+),
+
+matches as (
+
+    select
+        api_play_sk,
+        export_play_sk
+    from ranked_pairs
+    where api_rank = 1 and export_rank = 1
+
+),
+
+api_rows as (
+
+    select
+        api_plays.play_sk,
+        api_plays.user_sk,
+        api_plays.track_sk,
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as episode_sk,
+        api_plays.context_sk,
+        api_plays.user_id,
+        api_plays.played_at,
+        case when api_plays.track_type = 'episode' then 'episode' else 'track' end as content_type,
+        -- The API does not say how long a play lasted: without an export record, the track's
+        -- length stands in for it.
+        coalesce(export_plays.ms_played, api_plays.duration_ms) as ms_played,
+        case when export_plays.export_play_sk is null then 1 else 0 end as is_ms_played_estimated,
+        export_plays.skipped,
+        export_plays.shuffle,
+        export_plays.reason_start,
+        export_plays.reason_end,
+        export_plays.platform,
+        export_plays.conn_country,
+        export_plays.offline,
+        export_plays.incognito_mode,
+        case when export_plays.export_play_sk is null then 'api' else 'api+export' end as source,
+        export_plays.record_key as export_record_key,
+        case
+            when export_plays.loaded_at > api_plays.loaded_at then export_plays.loaded_at
+            else api_plays.loaded_at
+        end as loaded_at
+    from api_plays
+    left join matches
+        on api_plays.play_sk = matches.api_play_sk
+    left join export_plays
+        on matches.export_play_sk = export_plays.export_play_sk
+
+),
+
+export_rows as (
+
+    select
+        export_plays.export_play_sk as play_sk,
+        export_plays.user_sk,
+        export_plays.track_sk,
+        export_plays.episode_sk,
+        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as context_sk,
+        export_plays.user_id,
+        export_plays.ended_at as played_at,
+        export_plays.content_type,
+        export_plays.ms_played,
+        0 as is_ms_played_estimated,
+        export_plays.skipped,
+        export_plays.shuffle,
+        export_plays.reason_start,
+        export_plays.reason_end,
+        export_plays.platform,
+        export_plays.conn_country,
+        export_plays.offline,
+        export_plays.incognito_mode,
+        'export' as source,
+        export_plays.record_key as export_record_key,
+        export_plays.loaded_at
+    from export_plays
+    where not exists (
+        select 1 from matches
+        where matches.export_play_sk = export_plays.export_play_sk
+    )
+
+),
+
+plays as (
+
+    select * from api_rows
+    union all
+    select * from export_rows
+
+),
+
+{%- if spotify_elt.is_incremental_run() %}
+
+recomputed as (
+
+    select plays.* from plays
+    where
+        plays.user_id in (select user_id from rezoned_users)
+        or exists (
+            select 1 from output_days
+            where
+                output_days.user_id = plays.user_id
+                and output_days.played_on = cast(plays.played_at as {{ spotify_elt.type_date() }})
+        )
+
+),
+
+{%- else %}
+
+recomputed as (
+
+    select * from plays
+
+),
+
+{%- endif %}
 
 users as (
 
@@ -38,11 +295,11 @@ users as (
 zoned as (
 
     select
-        plays.*,
+        recomputed.*,
         coalesce(users.timezone, '{{ spotify_elt.default_time_zone() }}') as timezone
-    from plays
+    from recomputed
     left join users
-        on plays.user_id = users.user_id
+        on recomputed.user_id = users.user_id
 
 ),
 
@@ -61,27 +318,27 @@ final as (
         cast(play_sk as {{ spotify_elt.type_key() }}) as play_sk,
         cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
         cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as episode_sk,
+        cast(episode_sk as {{ spotify_elt.type_key() }}) as episode_sk,
         cast(context_sk as {{ spotify_elt.type_key() }}) as context_sk,
         cast({{ spotify_elt.date_key('played_at_local') }} as {{ spotify_elt.type_integer() }}) as date_key,
         cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as played_at,
         cast(played_at_local as {{ spotify_elt.type_timestamp() }}) as played_at_local,
         cast(timezone as {{ spotify_elt.type_text() }}) as timezone,
-        cast(
-            case when track_type = 'episode' then 'episode' else 'track' end
-            as {{ spotify_elt.type_text() }}
-        ) as content_type,
-        -- The API does not say how long a play lasted: the track's length stands in for it.
-        cast(duration_ms as {{ spotify_elt.type_bigint() }}) as ms_played,
-        {{ spotify_elt.boolean_literal(true) }} as is_ms_played_estimated,
-        {{ spotify_elt.as_boolean('duration_ms >= 30000') }} as is_counted_stream,
-        cast(null as {{ spotify_elt.type_boolean() }}) as skipped,
-        cast(null as {{ spotify_elt.type_boolean() }}) as shuffle,
-        cast(null as {{ spotify_elt.type_text() }}) as reason_start,
-        cast(null as {{ spotify_elt.type_text() }}) as reason_end,
-        cast(null as {{ spotify_elt.type_text() }}) as platform,
-        cast('api' as {{ spotify_elt.type_text() }}) as source,
+        cast(content_type as {{ spotify_elt.type_text() }}) as content_type,
+        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.as_boolean('is_ms_played_estimated = 1') }} as is_ms_played_estimated,
+        {{ spotify_elt.as_boolean('ms_played >= 30000') }} as is_counted_stream,
+        cast(skipped as {{ spotify_elt.type_boolean() }}) as skipped,
+        cast(shuffle as {{ spotify_elt.type_boolean() }}) as shuffle,
+        cast(reason_start as {{ spotify_elt.type_text() }}) as reason_start,
+        cast(reason_end as {{ spotify_elt.type_text() }}) as reason_end,
+        cast(platform as {{ spotify_elt.type_text() }}) as platform,
+        cast(conn_country as {{ spotify_elt.type_text() }}) as conn_country,
+        cast(offline as {{ spotify_elt.type_boolean() }}) as offline,
+        cast(incognito_mode as {{ spotify_elt.type_boolean() }}) as incognito_mode,
+        cast(source as {{ spotify_elt.type_text() }}) as source,
+        cast(export_record_key as {{ spotify_elt.type_key() }}) as export_record_key,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
     from localised
 

@@ -1,0 +1,167 @@
+{#- Privacy-export records that are plays, with the keys of what they played. A record with no
+    content at all is not a play (dq_import_records counts those).
+
+    Account data (names only, minute precision) and Extended history overlap: inside the span a
+    user's Extended history covers, its rows are the record and Account rows are left out, so
+    no period is counted twice.
+
+    A record without a URI (Account data, or a local file in either format) takes the URI of
+    the one known item with the same creator and title, from API plays or Extended rows;
+    when there is no such item, or more than one, it is keyed by its names. -#}
+with history as (
+
+    select * from {{ ref('stg_spotify__streaming_history') }}
+    where content_type is not null
+
+),
+
+extended_coverage as (
+
+    select
+        user_id,
+        min(ended_at) as covered_from,
+        max(ended_at) as covered_to
+    from history
+    where record_format = 'extended'
+    group by user_id
+
+),
+
+kept as (
+
+    select history.*
+    from history
+    left join extended_coverage
+        on history.user_id = extended_coverage.user_id
+    where
+        history.record_format = 'extended'
+        or extended_coverage.user_id is null
+        -- An Account time is the minute the play ended in: the whole minute must be outside.
+        or history.ended_at < {{ dbt.dateadd('minute', -1, 'extended_coverage.covered_from') }}
+        or history.ended_at > extended_coverage.covered_to
+
+),
+
+named as (
+
+    select
+        *,
+        case content_type
+            when 'track' then artist_name
+            when 'episode' then show_name
+            else audiobook_title
+        end as creator_name,
+        case content_type
+            when 'track' then track_name
+            when 'episode' then episode_name
+            else audiobook_chapter_title
+        end as content_name
+    from kept
+
+),
+
+api_tracks as (
+
+    select distinct
+        track_uri,
+        first_artist_name,
+        track_name
+    from {{ ref('int_plays_keyed') }}
+    where track_uri is not null
+
+),
+
+known_items as (
+
+    select
+        'track' as content_type,
+        first_artist_name as creator_name,
+        track_name as content_name,
+        track_uri as content_uri
+    from api_tracks
+    union
+    select
+        content_type,
+        creator_name,
+        content_name,
+        content_uri
+    from named
+    where content_uri is not null
+
+),
+
+unambiguous_names as (
+
+    select
+        content_type,
+        creator_name,
+        content_name,
+        min(content_uri) as content_uri
+    from known_items
+    where creator_name is not null and content_name is not null
+    group by content_type, creator_name, content_name
+    having count(distinct content_uri) = 1
+
+),
+
+resolved as (
+
+    select
+        named.*,
+        coalesce(named.content_uri, unambiguous_names.content_uri) as resolved_uri,
+        {{ dbt.concat(["'name:'", "coalesce(named.creator_name, '')", "':'", "coalesce(named.content_name, '')"]) }}
+            as name_key
+    from named
+    left join unambiguous_names
+        on
+            named.content_uri is null
+            and named.content_type = unambiguous_names.content_type
+            and named.creator_name = unambiguous_names.creator_name
+            and named.content_name = unambiguous_names.content_name
+
+),
+
+keyed as (
+
+    select
+        resolved.*,
+        {{ spotify_elt.surrogate_key(['resolved.user_id', "'export'", 'resolved.record_key']) }} as export_play_sk,
+        {{ spotify_elt.dimension_key('resolved.user_id') }} as user_sk,
+        coalesce(resolved.resolved_uri, resolved.name_key) as content_key,
+        -- What an API play of the same track would match on: its URI, or for a record with no
+        -- URI its artist and title (an API play offers both, fct_plays).
+        case
+            when resolved.content_type = 'track' then coalesce(resolved.content_uri, resolved.name_key)
+        end as match_key,
+        -- The seconds the end time is cut to: an Account time is the minute, an Extended one the second.
+        case when resolved.record_format = 'account' then 60 else 1 end as precision_seconds,
+        case when api_tracks_known.track_uri is not null then 1 else 0 end as is_known_to_api,
+        case
+            when resolved.content_type = 'track' and resolved.album_name <> ''
+                then {{ dbt.concat(["'local:'", "coalesce(resolved.artist_name, '')", "':'", 'resolved.album_name']) }}
+        end as album_key,
+        case
+            when resolved.content_type = 'track' and resolved.artist_name <> ''
+                then {{ dbt.concat(["'local:'", 'resolved.artist_name']) }}
+        end as artist_key
+    from resolved
+    left join (select distinct track_uri from api_tracks) as api_tracks_known
+        on resolved.resolved_uri = api_tracks_known.track_uri
+
+),
+
+final as (
+
+    select
+        *,
+        case when content_type = 'track' then {{ spotify_elt.dimension_key('content_key') }} else {{ spotify_elt.unknown_key() }} end
+            as track_sk,
+        case when content_type <> 'track' then {{ spotify_elt.dimension_key('content_key') }} else {{ spotify_elt.unknown_key() }} end
+            as episode_sk,
+        {{ spotify_elt.dimension_key('album_key') }} as album_sk,
+        {{ spotify_elt.dimension_key('artist_key') }} as artist_sk
+    from keyed
+
+)
+
+select * from final
