@@ -1308,6 +1308,7 @@ AUDIOBOOK = "The Orchard at Night"
 
 def track_content(track: Playable) -> Json:
     """Extended history names a track by its first artist; a local file has no URI."""
+    names: tuple[str, str, str, str | None]
     if isinstance(track, LocalTrack):
         names = (track.name, track.artist, track.album, None)
     else:
@@ -1359,7 +1360,9 @@ class ExportWriter:
         start_ms = end_ms - play.ms_played
         false_start = rng.randint(1_500, 9_000) if rng.random() < 0.06 else 0
         full = play.ms_played >= play.track.duration_ms
-        artist = play.track.artist if isinstance(play.track, LocalTrack) else play.track.artists[0].name
+        artist = (
+            play.track.artist if isinstance(play.track, LocalTrack) else play.track.artists[0].name
+        )
         if extended:
             content = track_content(play.track)
             if false_start:
@@ -1380,7 +1383,9 @@ class ExportWriter:
         """Podcast episodes (or audiobook chapters) at `hour` local time on `days`."""
         rng = self.rng
         for number, day in enumerate(days, start=1):
-            local = datetime.combine(day, time()) + timedelta(hours=hour, seconds=rng.randint(0, 900))
+            local = datetime.combine(day, time()) + timedelta(
+                hours=hour, seconds=rng.randint(0, 900)
+            )
             start = local.replace(tzinfo=self.user.tz).astimezone(UTC)
             ms_played = rng.randint(12, 38) * MINUTE_MS + rng.randint(0, 59_999)
             end_ms = ms_of(start) + ms_played
@@ -1389,14 +1394,20 @@ class ExportWriter:
             if not extended:
                 minute = datetime.fromtimestamp(end_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M")
                 self.podcasts.append(
-                    {"endTime": minute, "podcastName": show, "episodeName": title, "msPlayed": ms_played}
+                    {
+                        "endTime": minute,
+                        "podcastName": show,
+                        "episodeName": title,
+                        "msPlayed": ms_played,
+                    }
                 )
                 continue
             uri_id = "".join(random.Random(f"{SEED}:{show}:{title}").choices(BASE62, k=22))
             if audiobook:
                 content = NO_CONTENT | {
                     "audiobook_title": show,
-                    "audiobook_uri": "spotify:audiobook:" + "".join(random.Random(show).choices(BASE62, k=22)),
+                    "audiobook_uri": "spotify:audiobook:"
+                    + "".join(random.Random(show).choices(BASE62, k=22)),
                     "audiobook_chapter_uri": f"spotify:chapter:{uri_id}",
                     "audiobook_chapter_title": title,
                 }
@@ -1434,7 +1445,10 @@ def exports(data: list[UserData]) -> dict[str, dict[str, Any]]:
     since = PERIOD_START - timedelta(weeks=EARLIER_WEEKS)
     sam_export.spoken(days_between(since, EXTENDED_UNTIL, "0123"), 7.2, True, audiobook=False)
     sam_export.spoken(days_between(since, EXTENDED_UNTIL, "56")[::2], 19.0, True, audiobook=True)
-    for end in (datetime(2026, 10, 9, 11, 0, 3, tzinfo=UTC), datetime(2026, 10, 30, 2, 14, 51, tzinfo=UTC)):
+    for end in (
+        datetime(2026, 10, 9, 11, 0, 3, tzinfo=UTC),
+        datetime(2026, 10, 30, 2, 14, 51, tzinfo=UTC),
+    ):
         sam_export.extended_record(ms_of(end), NO_CONTENT, 0, reason_end="unexpected-exit")
     sam_account = ExportWriter(sam.user)
     for play in sam.plays:
@@ -1474,7 +1488,9 @@ def write_export(path: Path, members: dict[str, Any]) -> None:
         for name, content in members.items():
             info = zipfile.ZipInfo(name, EXPORT_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, json.dumps(content, indent=2, ensure_ascii=False), compresslevel=9)
+            archive.writestr(
+                info, json.dumps(content, indent=2, ensure_ascii=False), compresslevel=9
+            )
 
 
 def verify(cat: Catalogue, data: list[UserData]) -> None:

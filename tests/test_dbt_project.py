@@ -8,8 +8,10 @@ import importlib.util
 import json
 import re
 import subprocess
+import zipfile
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +29,7 @@ from conftest import (
 )
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data
+from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
 
 SAMPLE_ZONES = ",".join(f"{user}={zone}" for user, zone in SAMPLE_TIMEZONES.items())
@@ -109,9 +111,24 @@ def transform(env: dict[str, str], cwd: Path, *arguments: str) -> None:
 
 
 def build_sample(env: dict[str, str], cwd: Path, sample_dir: Path = SAMPLE_DIR) -> None:
-    with Warehouse(settings_from(env)) as warehouse:
+    settings = settings_from(env)
+    with Warehouse(settings) as warehouse:
         load_sample_data(warehouse, sample_dir)
+        load_sample_exports(settings, warehouse, sample_dir)
     transform(env, cwd)
+
+
+def first_half_sample(root: Path) -> Path:
+    """The first half of every user's polls, and demo-sam's Extended export only."""
+    first_half = root / "first_half"
+    (first_half / "exports").mkdir(parents=True)
+    for path in SAMPLE_DIR.glob("*.json.gz"):
+        recording = json.loads(gzip.decompress(path.read_bytes()))
+        recording["responses"] = recording["responses"][: len(recording["responses"]) // 2]
+        (first_half / path.name).write_bytes(gzip.compress(json.dumps(recording).encode()))
+    extended = SAMPLE_DIR / "exports" / "demo-sam_extended.zip"
+    (first_half / "exports" / extended.name).write_bytes(extended.read_bytes())
+    return first_half
 
 
 def sample_plays() -> dict[tuple[str, str], dict[str, Any]]:
@@ -147,6 +164,9 @@ def postgres_built(
     root = tmp_path_factory.mktemp("postgres")
     with postgres_database(postgres_server) as variables:
         env = {**variables, "SPOTIFY_ELT_USER_TIMEZONES": SAMPLE_ZONES}
+        # In two runs, so that the comparison with DuckDB (built at once) covers PostgreSQL's
+        # incremental path too: its window deletes, merges and dimension updates.
+        build_sample(env, root, first_half_sample(root))
         build_sample(env, root)
         yield env
 
@@ -188,7 +208,10 @@ def test_every_dimension_has_one_unknown_member(built: dict[str, str]) -> None:
 
 def test_every_play_is_one_fact_and_finds_its_dimension_rows(built: dict[str, str]) -> None:
     [(raw,)] = query(built, "select count(*) from raw.spotify_recently_played")
-    [(facts, keys)] = query(built, "select count(*), count(distinct play_sk) from marts.fct_plays")
+    [(facts, keys)] = query(
+        built,
+        "select count(*), count(distinct play_sk) from marts.fct_plays where source <> 'export'",
+    )
     assert raw == facts == keys == len(sample_plays()) > 3000
     for column, dimension in FACT_FOREIGN_KEYS.items():
         [(orphans,)] = query(
@@ -197,8 +220,125 @@ def test_every_play_is_one_fact_and_finds_its_dimension_rows(built: dict[str, st
             f"on f.{column} = d.{column} where d.{column} is null",
         )
         assert orphans == 0, column
-    [(unknown_tracks,)] = query(built, "select count(*) from marts.fct_plays where track_sk = '-1'")
-    assert unknown_tracks == 0  # every API play names its track, local files included
+    [(unknown,)] = query(
+        built,
+        "select count(*) from marts.fct_plays where "
+        "(content_type = 'track' and (track_sk = '-1' or episode_sk <> '-1')) "
+        "or (content_type <> 'track' and (episode_sk = '-1' or track_sk <> '-1'))",
+    )
+    assert unknown == 0  # every play names its track, or its episode or chapter, never both
+
+
+def sample_exports() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """user -> kind (extended, music, podcast) -> records, read from the sample zips."""
+    exports: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted((SAMPLE_DIR / "exports").glob("*.zip")):
+        user = exports.setdefault(path.name.partition("_")[0], {})
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                base = name.rpartition("/")[2]
+                kind = (
+                    "extended" if base.startswith("Streaming_History_Audio")
+                    else "music" if base.startswith("StreamingHistory_music")
+                    else "podcast" if base.startswith("StreamingHistory_podcast")
+                    else None
+                )  # fmt: skip
+                if kind:
+                    user.setdefault(kind, []).extend(json.loads(archive.read(name)))
+    return exports
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def expected_merge() -> tuple[dict[tuple[str, datetime], int], int, Counter[str]]:
+    """The merge worked out in Python, independently of the SQL: API plays that an export record
+    ends within 10 s of (plus the record's precision) -> that record's ms_played; how many
+    export plays stay on their own; and the content types of all export plays."""
+    api: dict[tuple[str, str], list[datetime]] = {}
+    for (user_id, played_text), item in sample_plays().items():
+        track = item["track"]
+        for key in (track["uri"], f"name:{track['artists'][0]['name']}:{track['name']}"):
+            api.setdefault((user_id, key), []).append(parse_utc(played_text))
+    records: list[tuple[str, str, datetime, int, int]] = []  # user, key, end, precision, ms
+    content: Counter[str] = Counter()
+    for user_id, kinds in sample_exports().items():
+        extended = [r for r in kinds.get("extended", []) if r["ts"]]
+        ends = [parse_utc(r["ts"]) for r in extended]
+        for record, end in zip(extended, ends, strict=True):
+            if record["spotify_episode_uri"]:
+                content["episode"] += 1
+            elif record["audiobook_chapter_uri"]:
+                content["audiobook"] += 1
+            elif record["master_metadata_track_name"]:
+                content["track"] += 1
+                artist = record["master_metadata_album_artist_name"]
+                name = f"name:{artist}:{record['master_metadata_track_name']}"
+                key = record["spotify_track_uri"] or name
+                records.append((user_id, key, end, 1, record["ms_played"]))
+        for record in kinds.get("music", []):
+            end = datetime.strptime(record["endTime"], "%Y-%m-%d %H:%M")
+            if ends and min(ends) - timedelta(minutes=1) <= end <= max(ends):
+                continue  # Extended history is the record there
+            content["track"] += 1
+            name = f"name:{record['artistName']}:{record['trackName']}"
+            records.append((user_id, name, end, 60, record["msPlayed"]))
+        content["episode"] += len(kinds.get("podcast", []))
+    candidates = []
+    for user_id, key, end, precision, ms_played in records:
+        for played_at in api.get((user_id, key), []):
+            offset = (played_at - end).total_seconds()
+            if -10 <= offset < precision + 10:
+                candidates.append((abs(offset - precision / 2), user_id, played_at, end, ms_played))
+    merged: dict[tuple[str, datetime], int] = {}
+    taken: set[tuple[str, datetime, int]] = set()
+    for _, user_id, played_at, end, ms_played in sorted(candidates):  # nearest pairs first
+        if (user_id, played_at) not in merged and (user_id, end, ms_played) not in taken:
+            merged[(user_id, played_at)] = ms_played
+            taken.add((user_id, end, ms_played))
+    spoken = content["episode"] + content["audiobook"]  # the API lists neither
+    return merged, len(records) - len(merged) + spoken, content
+
+
+def test_export_records_and_api_plays_are_each_one_fact(built: dict[str, str]) -> None:
+    """Issue #4: after API polls and an overlapping export every play is in fct_plays once;
+    merged rows carry the export's ms_played; episodes, audiobooks and local files are there."""
+    merged, export_only, content = expected_merge()
+    rows = query(
+        built,
+        "select user_id, played_at, source, ms_played, is_ms_played_estimated, content_type, "
+        "export_record_key from marts.fct_plays",
+    )
+    stored_merged = {(r[0], r[1]): r[3] for r in rows if r[2] == "api+export"}
+    assert stored_merged == merged
+    assert len(merged) > 1500
+    assert all(not r[4] for r in rows if r[2] != "api") and all(r[4] for r in rows if r[2] == "api")
+    assert sum(r[2] == "export" for r in rows) == export_only > 300
+    assert Counter(r[5] for r in rows if r[2] != "api") == content
+    assert content["episode"] > 30 and content["audiobook"] > 5
+    keys = [(r[0], r[6]) for r in rows if r[6] is not None]
+    assert len(keys) == len(set(keys))  # no export record is two plays
+    # demo-sam's poller lost 16 plays one night: his export brings them back.
+    [(recovered,)] = query(
+        built,
+        "select count(*) from marts.fct_plays where user_id = 'demo-sam' and source = 'export' "
+        "and ms_played >= 30000 "
+        "and played_at between '2026-10-16 22:20:00' and '2026-10-17 00:58:30'",
+    )
+    assert recovered == 16
+    assert query(built, "select user_id, status, plays_recovered from marts.dq_polling_gaps") == [
+        ("demo-sam", "filled", 16)
+    ]
+    # Local files have no URI in the export: matched to the API's local tracks by name.
+    [(local_merged,)] = query(
+        built,
+        "select count(*) from marts.fct_plays f join marts.dim_tracks t on f.track_sk = t.track_sk "
+        "where t.is_local = "
+        + ("1" if built.get("SPOTIFY_ELT_TARGET") == "sqlserver" else "true")
+        + " and f.source = 'api+export'",
+    )
+    assert local_merged > 0
 
 
 def test_local_times_follow_each_listeners_zone_across_dst(built: dict[str, str]) -> None:
@@ -223,12 +363,18 @@ def test_names_are_kept_verbatim(built: dict[str, str]) -> None:
         for item in sample_items()
         if item["track"]["album"]["artists"]
     }
-    stored_tracks = dict(query(built, "select track_uri, track_name from marts.dim_tracks"))
-    stored_tracks.pop(None)  # the unknown member
+    stored_tracks = dict(
+        query(built, "select track_uri, track_name from marts.dim_tracks where known_from = 'api'")
+    )
     assert stored_tracks == tracks
     assert max(len(name) for name in stored_tracks.values()) == 400
-    stored_artists = {name for (name,) in query(built, "select artist_name from marts.dim_artists")}
-    assert stored_artists - {"Unknown artist"} == artists
+    stored_artists = {
+        name
+        for (name,) in query(
+            built, "select artist_name from marts.dim_artists where known_from = 'api'"
+        )
+    }
+    assert stored_artists == artists
 
 
 def test_bridge_keeps_every_artist_in_spotify_order(built: dict[str, str]) -> None:
@@ -240,7 +386,7 @@ def test_bridge_keeps_every_artist_in_spotify_order(built: dict[str, str]) -> No
         built,
         "select t.track_uri, b.artist_position, a.artist_name from marts.bridge_track_artists b "
         "join marts.dim_tracks t on t.track_sk = b.track_sk "
-        "join marts.dim_artists a on a.artist_sk = b.artist_sk",
+        "join marts.dim_artists a on a.artist_sk = b.artist_sk where b.known_from = 'api'",
     )
     stored: dict[str, list[str]] = {}
     for uri, _, name in sorted(rows, key=lambda row: (row[0], row[1])):
@@ -266,18 +412,16 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
         "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
         "SPOTIFY_ELT_USER_TIMEZONES": SAMPLE_ZONES,
     }
-    # The first half of every user's polls, built; then the rest, built incrementally.
-    first_half = tmp_path / "first_half"
-    first_half.mkdir()
-    for path in SAMPLE_DIR.glob("*.json.gz"):
-        recording = json.loads(gzip.decompress(path.read_bytes()))
-        recording["responses"] = recording["responses"][: len(recording["responses"]) // 2]
-        (first_half / path.name).write_bytes(gzip.compress(json.dumps(recording).encode()))
-    build_sample(env, tmp_path, first_half)
-    [(halfway,)] = query(env, "select count(*) from marts.fct_plays")
+    # The first half of every user's polls and demo-sam's Extended export, built; then the
+    # rest of the polls and the Account data, built incrementally. Export-only rows become
+    # merged ones as their API plays arrive, and the reverse.
+    build_sample(env, tmp_path, first_half_sample(tmp_path))
+    count = "select count(*) from marts.fct_plays where source <> 'export'"
+    [(halfway,)] = query(env, count)
     build_sample(env, tmp_path)
-    [(after_sample,)] = query(env, "select count(*) from marts.fct_plays")
+    [(after_sample,)] = query(env, count)
     assert 0 < halfway < after_sample == len(sample_plays())
+    [(all_facts,)] = query(env, "select count(*) from marts.fct_plays")
 
     # A play that arrives late: older than everything, its track renamed and credits reversed
     # since. The dimensions must keep what the newer plays say, as a full rebuild would.
@@ -301,7 +445,7 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
     env["SPOTIFY_ELT_USER_TIMEZONES"] = SAMPLE_ZONES.replace("Asia/Tokyo", "UTC")
     transform(env, tmp_path)
     incremental = snapshot(env, with_loaded_at=True)
-    assert len(incremental["fct_plays"]) == after_sample + 1
+    assert len(incremental["fct_plays"]) == all_facts + 1
     assert query(
         env,
         "select count(*) from marts.fct_plays where user_id = 'demo-kenji' "
@@ -309,7 +453,31 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
     ) == [(0,)]
 
     transform(env, tmp_path, "--full-refresh")
-    assert snapshot(env, with_loaded_at=True) == incremental
+    refreshed = snapshot(env, with_loaded_at=True)
+    for table in DESIGN_COLUMNS:
+        assert set(refreshed[table]) ^ set(incremental[table]) == set(), table
+    assert refreshed == incremental
+
+
+def test_a_listener_known_only_from_an_export_has_plays(tmp_path: Path) -> None:
+    """An export imported for someone never polled: every play with content is a fact."""
+    env = {"SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    path = SAMPLE_DIR / "exports" / "demo-ana_account.zip"
+    imported = run_cli("import", "--user", "only-exported", str(path), env=env, cwd=tmp_path)
+    assert imported.returncode == 0, imported.output
+    transform(env, tmp_path)
+    kinds = sample_exports()["demo-ana"]
+    assert query(
+        env,
+        "select user_id, source, content_type, count(*) from marts.fct_plays "
+        "group by user_id, source, content_type order by content_type",
+    ) == [
+        ("only-exported", "export", "episode", len(kinds["podcast"])),
+        ("only-exported", "export", "track", len(kinds["music"])),
+    ]
+    assert query(env, "select count(*) from marts.dim_users where user_id = 'only-exported'") == [
+        (1,)
+    ]
 
 
 def test_transform_on_an_empty_warehouse_gives_empty_marts(tmp_path: Path) -> None:

@@ -57,3 +57,13 @@
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The pre-hook of a dimension that takes members from the privacy export as well as the API.
+    Whether an item is known only from the export changes as API plays arrive (its URI turns
+    up, or its artist and title come to name one URI), so those rows are derived anew from the
+    whole export on every run, while API rows stay incremental. -#}
+{% macro delete_export_members() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where known_from = 'export'
+    {%- endif -%}
+{%- endmacro %}

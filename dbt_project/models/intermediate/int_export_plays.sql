@@ -154,10 +154,14 @@ final as (
 
     select
         *,
-        case when content_type = 'track' then {{ spotify_elt.dimension_key('content_key') }} else {{ spotify_elt.unknown_key() }} end
-            as track_sk,
-        case when content_type <> 'track' then {{ spotify_elt.dimension_key('content_key') }} else {{ spotify_elt.unknown_key() }} end
-            as episode_sk,
+        case
+            when content_type = 'track' then {{ spotify_elt.dimension_key('content_key') }}
+            else {{ spotify_elt.unknown_key() }}
+        end as track_sk,
+        case
+            when content_type <> 'track' then {{ spotify_elt.dimension_key('content_key') }}
+            else {{ spotify_elt.unknown_key() }}
+        end as episode_sk,
         {{ spotify_elt.dimension_key('album_key') }} as album_sk,
         {{ spotify_elt.dimension_key('artist_key') }} as artist_sk
     from keyed

@@ -5,6 +5,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='artist_sk',
+        pre_hook="{{ spotify_elt.delete_export_members() }}",
     )
 }}
 
@@ -35,10 +36,10 @@ album_artists as (
 
 ),
 
+-- All of them, every run (macros/incremental.sql, delete_export_members).
 export_artists as (
 
     select * from {{ ref('int_export_plays') }}
-    {{ spotify_elt.where_loaded_since_last_run() }}
 
 ),
 

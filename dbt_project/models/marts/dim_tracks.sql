@@ -6,6 +6,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='track_sk',
+        pre_hook="{{ spotify_elt.delete_export_members() }}",
     )
 }}
 
@@ -16,10 +17,10 @@ with plays as (
 
 ),
 
+-- All of them, every run (macros/incremental.sql, delete_export_members).
 export_plays as (
 
     select * from {{ ref('int_export_plays') }}
-    {{ spotify_elt.where_loaded_since_last_run() }}
 
 ),
 

@@ -10,7 +10,10 @@ with profiles as (
 
 listeners as (
 
-    select distinct user_id from {{ ref('stg_spotify__recently_played') }}
+    select user_id from {{ ref('stg_spotify__recently_played') }}
+    union
+    -- Someone may import their export before (or without) ever being polled.
+    select user_id from {{ ref('stg_spotify__streaming_history') }}
 
 ),
 

@@ -49,8 +49,8 @@ rezoned_users as (
 
 api_plays as (
 
-    select * from {{ ref('int_plays_keyed') }} as plays
-    {%- if spotify_elt.is_incremental_run() %}
+    select * from {{ ref('int_plays_keyed') }}
+    {%- if spotify_elt.is_incremental_run() %} as plays
     where
         plays.user_id in (select user_id from rezoned_users)
         or exists (
@@ -65,8 +65,8 @@ api_plays as (
 
 export_plays as (
 
-    select * from {{ ref('int_export_plays') }} as plays
-    {%- if spotify_elt.is_incremental_run() %}
+    select * from {{ ref('int_export_plays') }}
+    {%- if spotify_elt.is_incremental_run() %} as plays
     where
         plays.user_id in (select user_id from rezoned_users)
         or exists (
@@ -104,8 +104,12 @@ api_buckets as (
 
     select
         *,
-        cast(floor({{ spotify_elt.minutes_since_2000('played_at') }} / {{ bucket_minutes }}) as {{ spotify_elt.type_bigint() }})
-            as time_bucket
+        cast(
+            floor(
+                {{ spotify_elt.minutes_since_2000('played_at') }}
+                / {{ bucket_minutes }}
+            ) as {{ spotify_elt.type_bigint() }}
+        ) as time_bucket
     from api_match_keys
 
 ),
@@ -125,7 +129,11 @@ export_buckets as (
             ) as {{ spotify_elt.type_bigint() }}
         ) + shifts.shift as time_bucket
     from export_plays
-    cross join (select 0 as shift union all select 1 as shift) as shifts
+    cross join (
+        select 0 as shift
+        union all
+        select 1 as shift
+    ) as shifts
     where export_plays.match_key is not null
 
 ),
@@ -136,7 +144,10 @@ candidate_pairs as (
         api_buckets.play_sk as api_play_sk,
         export_buckets.export_play_sk,
         export_buckets.precision_seconds,
-        {{ spotify_elt.milliseconds_between('export_buckets.ended_at', 'api_buckets.played_at') }} as offset_ms
+        {{ spotify_elt.milliseconds_between(
+            'export_buckets.ended_at',
+            'api_buckets.played_at',
+        ) }} as offset_ms
     from export_buckets
     inner join api_buckets
         on
@@ -242,10 +253,9 @@ export_rows as (
         export_plays.record_key as export_record_key,
         export_plays.loaded_at
     from export_plays
-    where not exists (
-        select 1 from matches
-        where matches.export_play_sk = export_plays.export_play_sk
-    )
+    left join matches
+        on export_plays.export_play_sk = matches.export_play_sk
+    where matches.export_play_sk is null
 
 ),
 
@@ -257,11 +267,10 @@ plays as (
 
 ),
 
-{%- if spotify_elt.is_incremental_run() %}
-
 recomputed as (
 
     select plays.* from plays
+    {%- if spotify_elt.is_incremental_run() %}
     where
         plays.user_id in (select user_id from rezoned_users)
         or exists (
@@ -270,18 +279,9 @@ recomputed as (
                 output_days.user_id = plays.user_id
                 and output_days.played_on = cast(plays.played_at as {{ spotify_elt.type_date() }})
         )
+    {%- endif %}
 
 ),
-
-{%- else %}
-
-recomputed as (
-
-    select * from plays
-
-),
-
-{%- endif %}
 
 users as (
 
