@@ -7,7 +7,17 @@
 
     A record without a URI (Account data, or a local file in either format) takes the URI of
     the one known item with the same creator and title, from API plays or Extended rows;
-    when there is no such item, or more than one, it is keyed by its names. -#}
+    when there is no such item, or more than one, it is keyed by its names.
+
+    A table, rebuilt every run: the dimensions and fct_plays read it several times, and what a
+    record resolves to changes as API plays arrive. Its cost follows the export's size; the API
+    plays are only probed for the names and URIs the export holds. -#}
+{{
+    config(
+        materialized='table',
+        as_columnstore=false,
+    )
+}}
 with history as (
 
     select * from {{ ref('stg_spotify__streaming_history') }}
@@ -60,14 +70,35 @@ named as (
 
 ),
 
-api_tracks as (
+api_plays as (
 
-    select distinct
+    select
         track_uri,
         first_artist_name,
         track_name
     from {{ ref('int_plays_keyed') }}
     where track_uri is not null
+
+),
+
+-- The API tracks named like an export record without a URI.
+api_names as (
+
+    select distinct
+        api_plays.track_uri,
+        api_plays.first_artist_name,
+        api_plays.track_name
+    from api_plays
+    inner join (
+        select distinct
+            creator_name,
+            content_name
+        from named
+        where content_uri is null and content_type = 'track'
+    ) as unresolved
+        on
+            api_plays.first_artist_name = unresolved.creator_name
+            and api_plays.track_name = unresolved.content_name
 
 ),
 
@@ -78,7 +109,7 @@ known_items as (
         first_artist_name as creator_name,
         track_name as content_name,
         track_uri as content_uri
-    from api_tracks
+    from api_names
     union
     select
         content_type,
@@ -145,7 +176,12 @@ keyed as (
                 then {{ dbt.concat(["'local:'", 'resolved.artist_name']) }}
         end as artist_key
     from resolved
-    left join (select distinct track_uri from api_tracks) as api_tracks_known
+    left join (
+        select distinct api_plays.track_uri
+        from api_plays
+        inner join (select distinct resolved_uri from resolved) as exported
+            on api_plays.track_uri = exported.resolved_uri
+    ) as api_tracks_known
         on resolved.resolved_uri = api_tracks_known.track_uri
 
 ),

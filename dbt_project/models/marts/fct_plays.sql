@@ -79,6 +79,14 @@ export_plays as (
 
 ),
 
+-- Only the plays of listeners with export records can pair.
+api_plays_to_pair as (
+
+    select * from api_plays
+    where user_id in (select export_plays.user_id from export_plays)
+
+),
+
 -- An API play offers its URI, and its artist and title for export records that have no URI.
 api_match_keys as (
 
@@ -87,7 +95,7 @@ api_match_keys as (
         user_id,
         played_at,
         track_uri as match_key
-    from api_plays
+    from api_plays_to_pair
     where track_uri is not null
     union all
     select
@@ -95,7 +103,7 @@ api_match_keys as (
         user_id,
         played_at,
         {{ dbt.concat(["'name:'", 'first_artist_name', "':'", 'track_name']) }} as match_key
-    from api_plays
+    from api_plays_to_pair
     where first_artist_name is not null and track_name is not null
 
 ),
