@@ -7,12 +7,18 @@ Spotify's "Download your data" sends a zip of JSON arrays: Extended streaming hi
 Records are read and checked with DuckDB's JSON reader, in SQL, whatever the target warehouse:
 it parses and checks a million records in about two seconds on two cores and streams them,
 where `json` plus a Python loop per record needs several times that (measured while writing
-this). So this module holds SQL, but only SQL over the export *files* (DESIGN §4.2 keys and
-privacy); `warehouse.py` runs it against the raw layer.
+this). So this module holds SQL, but only SQL over the export *files* and the records they
+land (DESIGN §4.2 keys and privacy); `warehouse.py` runs it against the raw layer.
+
+A user's first import into DuckDB reads the files once: one statement per format checks,
+keys and lands every record, and fails at the first damaged file or invalid record. Only then
+(and on other warehouses, and for users with records already) does the check read the files
+first, in a DuckDB of its own, to name the file and the record or to leave out invalid ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -28,7 +34,14 @@ from typing import Any, Literal, Protocol
 
 from ingestion.config import Settings
 from ingestion.errors import SpotifyEltError
-from ingestion.warehouse import Batch, Warehouse, configure_import_duckdb, new_batch_id, utc_now
+from ingestion.warehouse import (
+    Batch,
+    ExportLanding,
+    Warehouse,
+    configure_import_duckdb,
+    new_batch_id,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +219,19 @@ def _key_fields(spec: RecordFormat) -> tuple[str, ...]:
     return (spec.time_field, spec.duration_field, *spec.uri_fields, *spec.name_fields)
 
 
-def _key_sql(spec: RecordFormat) -> str:
-    """md5 of the play's identity, reading `key_values` (one `json_extract_string` call)."""
-    position = dict(zip(_key_fields(spec), range(1, 100), strict=False))
+def _key_sql(spec: RecordFormat, fields: Sequence[str], *, json_text: bool) -> str:
+    """md5 of the play's identity, from `time_text` and `fields` of a valid record: the
+    fields named in `fields`, in that order, as JSON text (`json_text`) or as text.
+
+    The identity is md5 over the text `json_extract_string` gives of each field, as every
+    import has stored it: a reimport must find the plays an earlier version landed. From
+    JSON text, each value is read from its own few bytes, not from the record again.
+    """
+    position = {name: number for number, name in enumerate(fields, start=1)}
 
     def value(name: str) -> str:
-        return f"key_values[{position[name]}]"
+        field = f"fields[{position[name]}]"
+        return f"json_extract_string({field}, '$')" if json_text else field
 
     names = ", ".join(f"coalesce({value(name)}, '')" for name in spec.name_fields)
     if spec.uri_fields:
@@ -219,10 +239,9 @@ def _key_sql(spec: RecordFormat) -> str:
         identity = f"coalesce({uris}, concat_ws(chr(31), {names}))"
     else:
         identity = f"concat_ws(chr(31), {names})"
-    return (
-        f"md5(concat_ws(chr(31), {_literal(spec.name)}, {value(spec.time_field)}, "
-        f"{value(spec.duration_field)}, {identity}))"
-    )
+    # A valid record's duration is a whole number: its JSON text is the text.
+    duration = f"fields[{position[spec.duration_field]}]"
+    return f"md5(concat_ws(chr(31), {_literal(spec.name)}, time_text, {duration}, {identity}))"
 
 
 @dataclass(frozen=True)
@@ -234,28 +253,41 @@ class ExportFile:
     format: Format
 
 
-def records_sql(spec: RecordFormat, files: Sequence[ExportFile], *, checked: bool) -> str:
-    """DuckDB SQL over the files: source_file, record (its raw text) and, if `checked`,
-    problem (null for a valid record) and time_text.
+def records_sql(
+    spec: RecordFormat, files: Sequence[ExportFile], *, checked: bool, landing: bool = False
+) -> str:
+    """DuckDB SQL over the files: source_file, record (its raw text) and
 
-    The file list is inlined as literals: a table function takes no parameter for it.
+    - if `landing`: landed, the record without its private fields (compact JSON);
+    - if `checked`: fields (the JSON text of each of `_checked_fields`), time_text and
+      problem (null for a valid record).
+
+    With `landing`, fields are read from `landed`: the same values (its checked fields are
+    the record's, written alike), and compact JSON parses faster than Spotify's indented
+    text. The file list is inlined as literals: a table function takes no parameter for it.
     """
     paths = ", ".join(_literal(str(f.path)) for f in files)
     names = ", ".join(f"{_literal(str(f.path))}: {_literal(f.name)}" for f in files)
     # A map, not a join: a join may make DuckDB hold every record in a hash table.
-    objects = f"""
+    records = f"""
     select map {{{names}}}[filename] as source_file, json as record
     from read_json_objects([{paths}], format = 'array', filename = true)"""
+    if landing:
+        # json_merge_patch with null values removes those keys (RFC 7396), keeps the others.
+        removal = _literal(json.dumps(dict.fromkeys(PRIVATE_FIELDS)))
+        records = f"""
+    select *, json_merge_patch(record, {removal}) as landed
+    from ({records}) as records"""
     if not checked:
-        return objects
+        return records
     paths = ", ".join(_path(name) for name in _checked_fields(spec))
     return f"""
-    select source_file, record, time_text, {_problem_sql(spec)} as problem
+    select *, {_problem_sql(spec)} as problem
     from (
         select *, trim(fields[1], '"') as time_text
         from (
-            select source_file, record, json_extract(record, [{paths}]) as fields
-            from ({objects}) as objects
+            select *, json_extract({"landed" if landing else "record"}, [{paths}]) as fields
+            from ({records}) as records
         ) as extracted
     ) as typed"""
 
@@ -275,25 +307,61 @@ from ({records_sql(spec, files, checked=True)}) as checked
 group by problem"""
 
 
-def landing_sql(spec: RecordFormat, files: Sequence[ExportFile], *, valid_only: bool) -> str:
+CheckMode = Literal["fail", "skip", "none"]
+
+
+def landing_sql(spec: RecordFormat, files: Sequence[ExportFile], *, check: CheckMode) -> str:
     """The rows to land: source_file, record_key, record without its private fields.
 
-    `valid_only` filters out invalid records (`--skip-invalid`); when the check found none the
-    filter is left out, saving a second pass over every field.
+    `check="fail"` checks every record on the way and makes the statement fail at the first
+    invalid one (DuckDB's `error()`), so that one pass reads, checks and lands a valid export.
+    `"skip"` leaves invalid records out (`--skip-invalid`, after the check); `"none"` checks
+    nothing, for files the check found valid.
     """
-    removal = _literal(json.dumps(dict.fromkeys(PRIVATE_FIELDS)))
-    where = "\nwhere problem is null" if valid_only else ""
-    # json_merge_patch with null values removes those keys (RFC 7396) and keeps the others.
-    paths = ", ".join(_path(name) for name in _key_fields(spec))
+    if check == "none":  # only the fields of the key, as text: one parse of each record
+        paths = ", ".join(_path(name) for name in _key_fields(spec))
+        key = _key_sql(spec, _key_fields(spec), json_text=False)
+        source = f"""(
+    select *, fields[1] as time_text
+    from (
+        select *, json_extract_string(record, [{paths}]) as fields
+        from ({records_sql(spec, files, checked=False, landing=True)}) as records
+    ) as extracted
+) as candidates"""
+    else:
+        key = _key_sql(spec, _checked_fields(spec), json_text=True)
+        source = f"({records_sql(spec, files, checked=True, landing=True)}) as candidates"
+        if check == "fail":
+            key = f"case when problem is null then {key} else error(problem) end"
+        else:
+            source += "\nwhere problem is null"
     return f"""
-select
-    source_file,
-    {_key_sql(spec)} as record_key,
-    json_merge_patch(record, {removal}) as record
-from (
-    select *, json_extract_string(record, [{paths}]) as key_values
-    from ({records_sql(spec, files, checked=valid_only)}) as candidates{where}
-) as keyed"""
+select source_file, {key} as record_key, landed as record
+from {source}"""
+
+
+def landed_time_span(
+    landing: ExportLanding, spec: RecordFormat, batch_id: str, files: Sequence[str] | None
+) -> tuple[datetime | None, datetime | None]:
+    """The first and the last time among the records a batch landed (valid, compact JSON).
+
+    Spotify writes the time first: when every landed record begins with it, records sort as
+    their times do, and the least and the greatest record tell the span without a parse.
+    """
+    start = "{" + json.dumps(spec.time_field) + ':"'
+    chars = slice(len(start), len(start) + len(spec.time_example))
+    every, least, most = landing.aggregate_batch(
+        batch_id, f"bool_and(starts_with(record, {_literal(start)})), min(record), max(record)",
+        files,
+    )  # fmt: skip
+    if every:
+        first, last = least[chars], most[chars]
+    else:
+        value = f"json_extract_string(record, {_path(spec.time_field)})"
+        first, last = landing.aggregate_batch(batch_id, f"min({value}), max({value})", files)
+    if first is None or last is None:  # no records
+        return None, None
+    return datetime.strptime(first, spec.time_format), datetime.strptime(last, spec.time_format)
 
 
 # ---- finding the files -------------------------------------------------------------------
@@ -640,6 +708,79 @@ def _query_fraction(reader: Any) -> Callable[[], float]:
     return fraction
 
 
+class _CheckNeededError(Exception):
+    """Landing in one pass cannot do: the check has to read the files first."""
+
+
+def _land_in_one_pass(
+    warehouse: Warehouse, workdir: Path, files: list[ExportFile], batch: Batch, progress: Progress
+) -> Batch:
+    """Read, check, key and land every record in one statement per format.
+
+    Only for a user with no records from exports yet, on a DuckDB warehouse: there, nothing
+    the statements read is left out as present already, so the rows they landed give the
+    count and the time span of the import (an INSERT returns neither). Raises
+    `_CheckNeededError` otherwise, and when a file is damaged or a record is invalid: the
+    statement stops at it and the transaction is rolled back, nothing landed.
+    """
+    import duckdb
+
+    if warehouse.settings.target != "duckdb":
+        raise _CheckNeededError
+    if any(f.path.stat().st_size == 0 for f in files):  # DuckDB reads them as no records
+        raise _CheckNeededError
+    groups = _groups(files)
+    with warehouse.export_landing(workdir) as landing:
+        if landing.has_history(batch.user_id or ""):
+            raise _CheckNeededError
+        progress.step(f"Loading the records of {len(files)} files", _query_fraction(landing.reader))
+        selects = [landing_sql(spec, group, check="fail") for spec, group in groups]
+        try:
+            landed = landing.insert_records(selects, batch)
+        except (duckdb.InvalidInputException, duckdb.IOException) as error:
+            # A damaged or unreadable file, an invalid record: the check says which.
+            log.debug("landing in one pass stopped: %s", error)
+            raise _CheckNeededError from None
+        assert landed.selected is not None  # counted on DuckDB
+        spans = [
+            landed_time_span(
+                landing, spec, batch.batch_id, [f.name for f in group] if len(groups) > 1 else None
+            )
+            for spec, group in groups
+        ]
+        finished = dataclasses.replace(
+            batch,
+            rows_seen=landed.selected,
+            rows_inserted=landed.inserted,
+            rows_duplicate=landed.selected - landed.inserted,
+            oldest_played_at=min(filter(None, (first for first, _ in spans)), default=None),
+            newest_played_at=max(filter(None, (last for _, last in spans)), default=None),
+        )
+        landing.add_batch(finished)
+    return finished
+
+
+def _land_checked(
+    warehouse: Warehouse, workdir: Path, checked: Checked, batch: Batch, progress: Progress
+) -> Batch:
+    """Land the records the check found valid."""
+    check: CheckMode = "skip" if checked.skipped else "none"
+    with warehouse.export_landing(workdir) as landing:
+        selects = [landing_sql(spec, group, check=check) for spec, group in _groups(checked.files)]
+        progress.step(f"Loading {checked.valid:,} records", _query_fraction(landing.reader))
+        landed = landing.insert_records(selects, batch)
+        finished = dataclasses.replace(
+            batch,
+            rows_seen=checked.valid,
+            rows_inserted=landed.inserted,
+            rows_duplicate=checked.valid - landed.inserted,
+            oldest_played_at=checked.oldest,
+            newest_played_at=checked.newest,
+        )
+        landing.add_batch(finished)
+    return finished
+
+
 def import_export(
     settings: Settings,
     warehouse: Warehouse,
@@ -649,32 +790,38 @@ def import_export(
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import the history files under `paths` for `user_id`: all of them, or nothing."""
+    """Import the history files under `paths` for `user_id`: all of them, or nothing.
+
+    A user's first import into DuckDB reads the files once: one statement checks and lands
+    them. Otherwise, or when that statement meets a damaged file or an invalid record, the
+    check reads them first: to name the file and the record (strict), to leave out the
+    invalid ones (`skip_invalid`), and to count and date the records before landing them.
+    """
     progress = progress or _Quiet()
     started, batch_id = utc_now(), new_batch_id()
     with tempfile.TemporaryDirectory(prefix="spotify-elt-import-") as temporary:
         workdir = Path(temporary)
         progress.step("Finding the history files")
         collected = collect_files(paths, workdir, settings.import_max_bytes)
+        warehouse.create_raw_tables()
+        batch = Batch(batch_id, "export", user_id, "succeeded", started)
+        try:
+            finished = _land_in_one_pass(
+                warehouse, workdir, collected.files,
+                dataclasses.replace(batch, message=f"{len(collected.files)} files"), progress,
+            )  # fmt: skip
+            return ImportResult(finished, len(collected.files), Counter(), collected.notes)
+        except _CheckNeededError:
+            pass
         progress.step(f"Checking the records of {len(collected.files)} files")
         checked = check_records(collected.files, workdir, skip_invalid=skip_invalid)
-        warehouse.create_raw_tables()
-        with warehouse.export_landing(workdir) as landing:
-            selects = [
-                landing_sql(spec, group, valid_only=bool(checked.skipped))
-                for spec, group in _groups(checked.files)
-            ]
-            skipped = sum(checked.skipped.values())
-            message = f"{len(checked.files)} files" + (
-                f"; skipped {skipped} invalid: " + _describe(checked.skipped) if skipped else ""
-            )
-            batch = Batch(
-                batch_id, "export", user_id, "succeeded", started,
-                oldest_played_at=checked.oldest, newest_played_at=checked.newest,
-                message=message,
-            )  # fmt: skip
-            progress.step(f"Loading {checked.valid:,} records", _query_fraction(landing.reader))
-            finished = landing.land(batch, selects, seen=checked.valid)
+        skipped = sum(checked.skipped.values())
+        message = f"{len(checked.files)} files" + (
+            f"; skipped {skipped} invalid: " + _describe(checked.skipped) if skipped else ""
+        )
+        finished = _land_checked(
+            warehouse, workdir, checked, dataclasses.replace(batch, message=message), progress
+        )
     return ImportResult(
         finished, len(checked.files), checked.skipped, collected.notes + checked.notes
     )

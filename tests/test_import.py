@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -292,6 +293,84 @@ def test_skip_invalid_loads_the_valid_records_and_counts_the_rest(
     assert f"Imported {kept} new plays" in result.stdout
     (batch,) = batch_rows(env)
     assert "skipped 4 invalid" in batch["message"]
+
+
+def test_a_first_import_counts_and_dates_every_record(
+    cli: Callable[..., CliResult], target_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two overlapping exports and Account data at once, for a user new to the warehouse."""
+    folder = tmp_path / "exports"
+    records = extended_history(40)
+    write_json(folder / "older" / "Streaming_History_Audio_2024_0.json", records[:30])
+    # The same plays with their fields in another order (the time last) are the same plays.
+    reordered = [dict(reversed(record.items())) for record in records[20:]]
+    write_json(folder / "newer" / "Streaming_History_Audio_2024_0.json", reordered)
+    account = account_history(5, START.replace(year=2023))
+    write_json(folder / "StreamingHistory_music_0.json", account)
+
+    result = cli("import", "--user", USER, str(folder), extra_env=target_env)
+    assert result.returncode == 0, result.output
+    assert "Imported 45 new plays" in result.stdout
+    assert "(10 already there)" in result.stdout
+    assert len(history_rows(target_env)) == 45
+    (batch,) = batch_rows(target_env)
+    assert (batch["rows_seen"], batch["rows_inserted"], batch["rows_duplicate"]) == (55, 45, 10)
+    assert batch["oldest_played_at"] == START.replace(year=2023, tzinfo=None)
+    newest = records[-1]["ts"].replace("T", " ").rstrip("Z")
+    assert str(batch["newest_played_at"]) == newest
+    assert batch["message"] == "3 files"
+
+
+def _identity_key(record: dict[str, Any]) -> str:
+    """The play's key as every import has made it: format, time, duration, URI else names."""
+    uris = [record.get(name) for name in
+            ("spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri")]  # fmt: skip
+    names = [record.get(name) or "" for name in (
+        "master_metadata_album_artist_name", "master_metadata_album_album_name",
+        "master_metadata_track_name", "episode_show_name", "episode_name",
+    )]  # fmt: skip
+    identity = next((uri for uri in uris if uri is not None), "\x1f".join(names))
+    text = "\x1f".join(["extended", record["ts"], str(record["ms_played"]), identity])
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_keys_do_not_depend_on_how_the_import_reads_the_records(
+    cli: Callable[..., CliResult], env: dict[str, str], tmp_path: Path
+) -> None:
+    """Escapes, quotes, backslashes and empty names key the same in every way of landing, and
+    as earlier versions keyed them: a reimport finds them."""
+    records: list[dict[str, Any]] = extended_history(8)
+    records[0] |= {"master_metadata_track_name": 'Say "Hi" \\ back/slash\tand\nlines'}
+    records[1] |= {"spotify_track_uri": None, "master_metadata_album_artist_name": "AC/DC é 😀",
+                   "master_metadata_track_name": "\u2028\u0001"}  # fmt: skip
+    records[2] |= {"spotify_track_uri": None, "master_metadata_track_name": ""}
+    records[3] |= {"spotify_track_uri": ""}
+    for record in records[4:]:
+        record |= {"spotify_track_uri": None, "spotify_episode_uri": None,
+                   "audiobook_chapter_uri": None}  # fmt: skip
+    records[5] |= {"episode_name": "\\", "episode_show_name": '"'}
+    records[6] |= {"master_metadata_album_album_name": None, "ms_played": 0}
+    expected = sorted(_identity_key(record) for record in records)
+    # Spotify escapes non-ASCII, and JSON allows escaping any character: same text either way.
+    text = json.dumps(records, indent=2).replace("spotify:track:", "spotify:tr\\u0061ck:")
+    export = tmp_path / "export"
+    (export / "Streaming_History_Audio_2024_0.json").parent.mkdir(parents=True)
+    (export / "Streaming_History_Audio_2024_0.json").write_text(text, encoding="utf-8")
+
+    def keys(user: str) -> list[str]:
+        return sorted(row[1] for row in history_rows(env) if row[0] == user)
+
+    first = cli("import", "--user", USER, str(export))  # read once: checked while landing
+    assert first.returncode == 0, first.output
+    assert keys(USER) == expected
+    again = cli("import", "--user", USER, str(export))  # checked first, then landed
+    assert again.returncode == 0, again.output
+    assert "Imported 0 new plays" in again.stdout
+    invalid = write_json(tmp_path / "bad" / "Streaming_History_Audio_2025_0.json",
+                         [records[0] | {"ms_played": "lots"}])  # fmt: skip
+    other = cli("import", "--user", "listener-2", "--skip-invalid", str(export), str(invalid))
+    assert other.returncode == 0, other.output
+    assert keys("listener-2") == expected
 
 
 def _zip_with(tmp_path: Path, name: str, content: bytes = b"[]") -> Path:
