@@ -30,6 +30,20 @@
     ) as shifts
 {%- endmacro %}
 
+{#- The condition that a row (`alias`, its time in `time_column`) is recomputed: its user's
+    zone changed, or its UTC day is one of `days` (a CTE of user_id, played_on). -#}
+{% macro in_recomputed_days(alias, time_column, days) -%}
+    (
+        {{ alias }}.user_id in (select rezoned_users.user_id from rezoned_users)
+        or exists (
+            select 1 from {{ days }}
+            where
+                {{ days }}.user_id = {{ alias }}.user_id
+                and {{ days }}.played_on = cast({{ alias }}.{{ time_column }} as {{ spotify_elt.type_date() }})
+        )
+    )
+{%- endmacro %}
+
 {#- Users whose configured zone is no longer the one their plays are in: all their plays are redone. -#}
 {% macro rezoned_users() -%}
     select distinct facts.user_id

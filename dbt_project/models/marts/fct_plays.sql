@@ -51,14 +51,7 @@ api_plays as (
 
     select * from {{ ref('int_plays_keyed') }}
     {%- if spotify_elt.is_incremental_run() %} as plays
-    where
-        plays.user_id in (select user_id from rezoned_users)
-        or exists (
-            select 1 from read_days
-            where
-                read_days.user_id = plays.user_id
-                and read_days.played_on = cast(plays.played_at as {{ spotify_elt.type_date() }})
-        )
+    where {{ spotify_elt.in_recomputed_days('plays', 'played_at', 'read_days') }}
     {%- endif %}
 
 ),
@@ -67,14 +60,7 @@ export_plays as (
 
     select * from {{ ref('int_export_plays') }}
     {%- if spotify_elt.is_incremental_run() %} as plays
-    where
-        plays.user_id in (select user_id from rezoned_users)
-        or exists (
-            select 1 from read_days
-            where
-                read_days.user_id = plays.user_id
-                and read_days.played_on = cast(plays.ended_at as {{ spotify_elt.type_date() }})
-        )
+    where {{ spotify_elt.in_recomputed_days('plays', 'ended_at', 'read_days') }}
     {%- endif %}
 
 ),
@@ -279,14 +265,7 @@ recomputed as (
 
     select plays.* from plays
     {%- if spotify_elt.is_incremental_run() %}
-    where
-        plays.user_id in (select user_id from rezoned_users)
-        or exists (
-            select 1 from output_days
-            where
-                output_days.user_id = plays.user_id
-                and output_days.played_on = cast(plays.played_at as {{ spotify_elt.type_date() }})
-        )
+    where {{ spotify_elt.in_recomputed_days('plays', 'played_at', 'output_days') }}
     {%- endif %}
 
 ),
