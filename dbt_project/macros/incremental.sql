@@ -23,13 +23,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- How much a row's source is trusted, best first: the API's metadata over the export's names. -#}
+{% macro source_rank(known_from) -%}
+    case when {{ known_from }} = 'api' then 0 else 1 end
+{%- endmacro %}
+
 {#- The rows of `candidates` whose play is at least as recent as the one behind the row they
     would replace. A dimension keeps the attributes of its latest play: a play that arrives late
     (a slow poll, an export import) must not overwrite them with older ones.
     With `by_source`, rows have `known_from` ('api' or 'export'): what the API says about an item
     replaces what only the export said (names only), however old the API play. -#}
 {% macro newer_than_current(candidates, key, by_source=false) -%}
-    {%- set rank = "case when known_from = 'api' then 0 else 1 end" %}
     select candidates.*
     from {{ candidates }} as candidates
     {%- if spotify_elt.is_incremental_run() %}
@@ -37,7 +41,7 @@
         select
             {{ key }},
             {%- if by_source %}
-            min({{ rank }}) as source_rank,
+            min({{ spotify_elt.source_rank('known_from') }}) as source_rank,
             {%- endif %}
             max(last_played_at) as last_played_at
         from {{ this }}
@@ -47,9 +51,9 @@
     where
         current_rows.last_played_at is null
         {%- if by_source %}
-        or {{ rank | replace('known_from', 'candidates.known_from') }} < current_rows.source_rank
+        or {{ spotify_elt.source_rank('candidates.known_from') }} < current_rows.source_rank
         or (
-            {{ rank | replace('known_from', 'candidates.known_from') }} = current_rows.source_rank
+            {{ spotify_elt.source_rank('candidates.known_from') }} = current_rows.source_rank
             and candidates.last_played_at >= current_rows.last_played_at
         )
         {%- else %}

@@ -67,7 +67,7 @@ latest as (
         *,
         row_number() over (
             partition by album_sk
-            order by case when known_from = 'api' then 0 else 1 end, played_at desc, loaded_at desc, user_id asc
+            order by {{ spotify_elt.source_rank('known_from') }}, played_at desc, loaded_at desc, user_id asc
         ) as recency
     from candidates
     where album_sk <> {{ spotify_elt.unknown_key() }}

@@ -79,7 +79,7 @@ latest as (
         *,
         row_number() over (
             partition by artist_sk
-            order by case when known_from = 'api' then 0 else 1 end, played_at desc, loaded_at desc, artist_name asc
+            order by {{ spotify_elt.source_rank('known_from') }}, played_at desc, loaded_at desc, artist_name asc
         ) as recency
     from credited
     where artist_sk <> {{ spotify_elt.unknown_key() }}
