@@ -355,9 +355,39 @@ def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 85
 
 @app.command()
 @command
-def airflow() -> None:
-    """Start a project-local Airflow with the DAG."""
-    _arrives_with(5, "`airflow`")
+def airflow(
+    port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8080,
+) -> None:
+    """Start a project-local Airflow (`airflow standalone`) with the DAG and the dbt docs."""
+    from ingestion import local_airflow
+
+    settings = _settings()
+    home = local_airflow.airflow_home()
+    err.print("Parsing the dbt project for the DAG (dbt parse) …")
+    local_airflow.parse_dbt_project(settings)
+    if not local_airflow.docs_exist():
+        err.print("Writing the dbt docs site for the UI (dbt docs generate) …")
+        from ingestion.transform import generate_docs
+
+        generate_docs(settings)
+    login = local_airflow.password(home)
+    err.print(f"Starting Airflow in {home} (log: {home / 'standalone.log'}) …", highlight=False)
+
+    def announce(url: str) -> None:
+        out.print(f"Airflow is up at [bold]{url}[/]", highlight=False)
+        out.print(f"Log in as {local_airflow.LOGIN} / {login}", highlight=False, markup=False)
+        out.print(f"The DAG:  {url}/dags/{local_airflow.DAG_ID}", highlight=False)
+        out.print(f"dbt docs: {url}{local_airflow.DOCS_PATH}", highlight=False)
+        out.print(
+            f"The DAG starts paused: unpause it to run on its schedule ({settings.schedule}). "
+            "Ctrl-C stops Airflow.", highlight=False, markup=False,
+        )  # fmt: skip
+
+    status = local_airflow.run_standalone(home, port, announce)
+    if status != 0:
+        raise _fail(
+            f"airflow standalone exited with status {status}; see {home / 'standalone.log'}"
+        )
 
 
 def main() -> None:

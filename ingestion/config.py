@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # listener's 15-year Extended history is about 300 MB; a million records about 800 MB.
     import_max_bytes: int = Field(4 * 1024**3, alias="SPOTIFY_ELT_IMPORT_MAX_BYTES", gt=0)
 
+    # The Airflow DAG (dags/spotify_elt.py): a cron expression or preset such as "@hourly".
+    # Spotify keeps only the latest 50 plays, so keep polls under two hours apart.
+    schedule: str = Field("*/30 * * * *", alias="SPOTIFY_ELT_SCHEDULE")
+    # Retries of every DAG task, waiting 1 min, then 2, 4, ... (exponential backoff).
+    task_retries: int = Field(2, alias="SPOTIFY_ELT_TASK_RETRIES", ge=0)
+
     postgres_host: str = Field("127.0.0.1", alias="SPOTIFY_ELT_POSTGRES_HOST")
     postgres_port: int = Field(5432, alias="SPOTIFY_ELT_POSTGRES_PORT")
     postgres_user: str = Field("spotify_elt", alias="SPOTIFY_ELT_POSTGRES_USER")

@@ -19,7 +19,7 @@ def test_help_lists_every_command(cli: Callable[..., CliResult]) -> None:
 
 @pytest.mark.parametrize(
     ("arguments", "issue"),
-    [(("dashboard",), 6), (("airflow",), 5)],
+    [(("dashboard",), 6)],
 )
 def test_later_commands_say_which_issue_brings_them(
     cli: Callable[..., CliResult], arguments: tuple[str, ...], issue: int

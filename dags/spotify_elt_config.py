@@ -1,0 +1,109 @@
+"""Every setting of the `spotify_elt` DAG; `spotify_elt.py` beside it only wires tasks together.
+
+Values come from the project's configuration (DESIGN §3): the environment, then the `.env` file
+at the project root, exactly as the command line reads them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import (
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    SourceRenderingBehavior,
+    TestBehavior,
+)
+
+from ingestion.config import Settings, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# Written by `dbt parse` (scripts/setup.sh and `spotify-elt airflow` run it): no warehouse and
+# no dbt call while the DAG is parsed. tests/test_dag.py checks it matches the models.
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
+
+DAG_ID = "spotify_elt"
+TAGS = ["spotify", "elt", "dbt"]
+EXECUTION_MODE = ExecutionMode.LOCAL
+
+
+@cache
+def settings() -> Settings:
+    return load_settings(_env_file=PROJECT_ROOT / ".env")
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "owner": "spotify-elt",
+        "retries": settings().task_retries,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=15),
+    }
+
+
+def dag_args() -> dict[str, Any]:
+    return {
+        "dag_id": DAG_ID,
+        "schedule": settings().schedule,
+        "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+        "catchup": False,
+        "max_active_runs": 1,
+        # DuckDB lets one process write its file at a time. In LOCAL mode every dbt task writes,
+        # so one task at a time; in WATCHER mode only the producer does, and the other writers
+        # (extract, freshness, docs) are ordered by the graph.
+        "max_active_tasks": (
+            1 if settings().target == "duckdb" and EXECUTION_MODE == ExecutionMode.LOCAL else 16
+        ),
+        "default_args": default_args(),
+        "tags": TAGS,
+        "doc_md": __doc__,
+    }
+
+
+def _publish_dbt_environment(context: Any) -> None:
+    from ingestion.orchestration import publish_dbt_environment
+
+    publish_dbt_environment(settings())
+
+
+def cosmos_args() -> dict[str, Any]:
+    """The `DbtTaskGroup`'s configuration."""
+    return {
+        "project_config": ProjectConfig(
+            dbt_project_path=DBT_PROJECT_DIR,
+            manifest_path=MANIFEST_PATH,
+            install_dbt_deps=False,  # no packages: nothing to install, nothing to download
+            partial_parse=True,
+        ),
+        "profile_config": ProfileConfig(
+            profile_name="spotify_elt",
+            target_name=settings().target,
+            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+        ),
+        "execution_config": ExecutionConfig(
+            execution_mode=EXECUTION_MODE,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+        ),
+        "render_config": RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            # A test of two models (relationships, the singular tests) waits for both in a task
+            # of its own; in either model's task it would run before the other model exists.
+            should_detach_multiple_parents_tests=True,
+            # Each source with tests or a freshness rule is a task: `dbt source freshness` fails
+            # it when the last successful load is too old, and its tests run after it.
+            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+        ),
+        "operator_args": {
+            "install_deps": False,
+            "on_execute_callback": _publish_dbt_environment,
+        },
+    }

@@ -1,0 +1,152 @@
+"""A project-local Airflow (`spotify-elt airflow`): its environment, the manifest, `standalone`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from ingestion.errors import SpotifyEltError
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+DAG_ID = "spotify_elt"
+DOCS_PROJECT = "spotify_elt"
+DOCS_PATH = f"/cosmos/{DOCS_PROJECT}/dbt_docs_index.html"
+LOGIN = "admin"
+# dags/spotify_elt_config.py reads it from the same place (tests/test_dag.py checks).
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
+
+
+class AirflowError(SpotifyEltError):
+    """The local Airflow could not start or stopped."""
+
+
+def airflow_home() -> Path:
+    """`AIRFLOW_HOME` when set, else `.airflow/` in the project (git ignores it)."""
+    return Path(os.environ.get("AIRFLOW_HOME") or PROJECT_ROOT / ".airflow").resolve()
+
+
+def airflow_environment(home: Path, port: int = 8080) -> dict[str, str]:
+    """What every Airflow process of this project needs, on top of the caller's environment."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Nothing about the user leaves the machine, and a closed network makes every such call
+        # a slow failure in each task's log (dbt's own stats are off in dbt_project.yml).
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{LOGIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        # The dbt docs site, from the DAG's `docs` task, in the UI (Cosmos's plugin).
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
+            {
+                DOCS_PROJECT: {
+                    "dir": str(DBT_PROJECT_DIR / "target"),
+                    "index": "index.html",
+                    "name": "spotify-elt dbt docs",
+                }
+            }
+        ),
+    }
+
+
+def parse_dbt_project(settings: Settings) -> Path:
+    """`dbt parse` (no warehouse needed): the manifest the DAG renders its tasks from.
+
+    It has a folder of its own: every other dbt command rewrites `target/manifest.json`, and
+    the DAG processor could read it half-written.
+    """
+    from ingestion.transform import run_dbt
+
+    run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent))
+    return MANIFEST_PATH
+
+
+def docs_exist() -> bool:
+    target = DBT_PROJECT_DIR / "target"
+    return all((target / name).exists() for name in ("index.html", "catalog.json"))
+
+
+def password(home: Path) -> str:
+    """The local login's password: made once, kept in AIRFLOW_HOME, mode 0600."""
+    path = home / "passwords.json"
+    if path.exists():
+        try:
+            return str(json.loads(path.read_text())[LOGIN])
+        except (ValueError, KeyError, TypeError):
+            path.unlink()  # unreadable: make a new one rather than lock the user out
+    home.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(12)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump({LOGIN: value}, file)
+    return value
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for the API server's health check; fail if Airflow exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AirflowError(f"airflow standalone exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:  # noqa: S310 - our loopback URL
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    raise AirflowError(f"Airflow did not answer at {url} within {timeout:.0f} s")
+
+
+def run_standalone(
+    home: Path,
+    port: int,
+    announce: Callable[[str], None],
+    timeout: float = 180,
+) -> int:
+    """`airflow standalone` until it exits or Ctrl-C; its output goes to a log in `home`."""
+    environment = {**os.environ, **airflow_environment(home, port)}
+    # standalone starts `airflow scheduler` and the others by name, from PATH.
+    bin_dir = Path(sys.executable).parent
+    environment["PATH"] = os.pathsep.join([str(bin_dir), environment.get("PATH", "")])
+    url = environment["AIRFLOW__API__BASE_URL"]
+    log_path = home / "standalone.log"
+    airflow = bin_dir / "airflow"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(airflow), "standalone"], env=environment, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_until_ready(url, process, timeout)
+            announce(url)
+            return process.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+if __name__ == "__main__":  # scripts/setup.sh: keep the DAG's manifest in step with the models
+    from ingestion.config import load_settings
+
+    parse_dbt_project(load_settings(target="duckdb"))

@@ -1,0 +1,411 @@
+"""The Airflow DAG: its shape, its manifest, and whole runs with `airflow dags test`.
+
+Airflow keeps global state (configuration, its database, logging) per process, so everything
+Airflow runs in a child process with its own `AIRFLOW_HOME`, as a scheduler would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from conftest import CLIENT_ID, CLIENT_SECRET, base_environment
+from spotify_server import SpotifyStandIn, play_item
+
+from ingestion.config import DBT_PROJECT_DIR
+from ingestion.local_airflow import DAG_ID, DAGS_FOLDER, MANIFEST_PATH, airflow_environment
+from ingestion.spotify import SCOPE, TokenFile
+
+VENV_BIN = Path(sys.executable).parent
+RECENTLY_PLAYED = "/v1/me/player/recently-played"
+POSTGRES_PASSWORD = "pg-secret-never-logged"
+USERS = {"listener-a": "refresh-a-5c1e9f", "listener-b": "refresh-b-77d0a3"}
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    environment = {**base_environment(), **airflow_environment(home), **extra}
+    environment["PATH"] = f"{VENV_BIN}:{environment.get('PATH', '')}"
+    return environment
+
+
+def airflow(
+    *arguments: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "airflow"), *arguments], env=env, capture_output=True, text=True,
+        timeout=timeout, check=False, cwd=env["AIRFLOW_HOME"],
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# The DAG as the DAG processor sees it.
+
+INSPECT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])  # Airflow puts the DAG bundle's folder on sys.path too
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(sys.argv[1])
+    dag = bag.dags.get(sys.argv[2])
+    import spotify_elt_config
+    print(json.dumps({
+        "import_errors": bag.import_errors,
+        "files": {stat.file: stat.duration.total_seconds() for stat in bag.dagbag_stats},
+        "manifest": str(spotify_elt_config.MANIFEST_PATH),
+        "dag": None if dag is None else {
+            "tags": sorted(dag.tags), "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs, "max_active_tasks": dag.max_active_tasks,
+            "schedule": str(dag.schedule),
+            "tasks": {
+                task.task_id: {
+                    "upstream": sorted(task.upstream_task_ids), "retries": task.retries,
+                    "backoff": task.retry_exponential_backoff,
+                    "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
+                }
+                for task in dag.tasks
+            },
+        },
+    }))
+    """
+)
+
+
+def inspect_dag(home: Path, **extra: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-c", INSPECT, str(DAGS_FOLDER), DAG_ID],
+        env=airflow_env(home, **extra), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def ancestors(tasks: dict[str, Any], task_id: str) -> set[str]:
+    found: set[str] = set()
+    pending = list(tasks[task_id]["upstream"])
+    while pending:
+        upstream = pending.pop()
+        if upstream not in found:
+            found.add(upstream)
+            pending.extend(tasks[upstream]["upstream"])
+    return found
+
+
+def test_the_dag_loads_with_one_task_per_model_after_every_extract(
+    tmp_path: Path, record_property: Any
+) -> None:
+    inspected = inspect_dag(tmp_path)
+    assert inspected["import_errors"] == {}
+    # The settings module beside the DAG is skipped (.airflowignore), not parsed as a DAG file.
+    assert list(inspected["files"]) == ["spotify_elt.py"]
+    record_property("dag_parse_seconds", inspected["files"]["spotify_elt.py"])
+    assert Path(inspected["manifest"]) == MANIFEST_PATH
+
+    dag = inspected["dag"]
+    tasks = dag["tasks"]
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    run_task = {}  # model or source -> its task
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model":
+            runs = {f"dbt.{node['name']}.run", f"dbt.{node['name']}_run"} & set(tasks)
+            assert len(runs) == 1, f"model {node['name']} has no task"
+            run_task[node["unique_id"]] = runs.pop()
+    for source in manifest["sources"].values():
+        task = f"dbt.{source['source_name']}_{source['name']}.source"
+        if source.get("freshness") and source["freshness"].get("error_after", {}).get("count"):
+            assert task in tasks, f"source {source['name']}'s freshness is not checked"
+        if task in tasks:
+            run_task[source["unique_id"]] = task
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        parents = [parent for parent in node["depends_on"]["nodes"] if parent in run_task]
+        assert parents, f"test {node['name']} is never run"
+        if len(parents) == 1:  # in its model's (or source's) test task, right after it
+            assert run_task[parents[0]].rsplit(".", 1)[0] + ".test" in tasks, node["name"]
+        else:  # a task of its own, after everything it reads
+            task = f"dbt.{node['name']}_test"
+            assert {run_task[parent] for parent in parents} <= ancestors(tasks, task), task
+
+    dbt_tasks = [task for task in tasks if task.startswith("dbt.")]
+    for task in dbt_tasks:
+        assert "extract" in ancestors(tasks, task), f"{task} does not wait for the extract"
+    assert set(dbt_tasks) <= ancestors(tasks, "docs")
+    assert tasks["extracted"]["trigger_rule"] == "all_done"  # a failed user still transforms
+    assert tasks["fail_run_if_an_extract_failed"]["upstream"] == ["extract"]
+
+    assert all(task["retries"] == 2 and task["backoff"] for task in tasks.values())
+    assert dag["tags"] and not dag["catchup"] and dag["max_active_runs"] == 1
+    assert dag["max_active_tasks"] == 1  # DuckDB: one writer at a time
+    assert dag["schedule"] == "*/30 * * * *"
+
+
+def test_schedule_and_retries_come_from_the_configuration(tmp_path: Path) -> None:
+    dag = inspect_dag(tmp_path, SPOTIFY_ELT_SCHEDULE="@hourly", SPOTIFY_ELT_TASK_RETRIES="5")["dag"]
+    assert dag["schedule"] == "@hourly"
+    assert {task["retries"] for task in dag["tasks"].values()} == {5}
+
+
+def test_the_manifest_is_in_step_with_the_models(tmp_path: Path) -> None:
+    """The DAG renders from a manifest the setup writes; an edited model needs a new one."""
+    completed = subprocess.run(
+        [str(VENV_BIN / "dbt"), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+        env={**base_environment(), "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "unused.duckdb")},
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:]
+
+    def fingerprint(path: Path) -> dict[str, str]:
+        """Every node, source and unit test; sources have no checksum, so their definition
+        (less what depends on the machine: the DuckDB file's name is the database's)."""
+        manifest = json.loads(path.read_text())
+        nodes = {**manifest["nodes"], **manifest["sources"], **manifest["unit_tests"]}
+        volatile = {"created_at", "database", "relation_name"}
+        return {
+            key: json.dumps(
+                node.get("checksum") or {k: v for k, v in node.items() if k not in volatile},
+                sort_keys=True,
+            )
+            for key, node in nodes.items()
+        }
+
+    fresh = fingerprint(tmp_path / "target" / "manifest.json")
+    assert fresh, "dbt parse found no nodes"
+    assert fingerprint(MANIFEST_PATH) == fresh, (
+        "dags/ renders from a stale manifest: run `python -m ingestion.local_airflow` "
+        "(scripts/setup.sh does) to parse the dbt project again"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Whole runs: `airflow dags test` against the Spotify stand-in, on DuckDB.
+
+
+class ConnectionRecorder:
+    """A 'proxy' on loopback that records whoever connects: outbound calls must not happen."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    self.seen.append(connection.recv(200).decode("latin-1").split("\r\n")[0])
+                except OSError:
+                    self.seen.append("(a connection)")
+
+    def environment(self) -> dict[str, str]:
+        proxy = f"http://127.0.0.1:{self.port}"
+        names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+        return {
+            **{name: proxy for name in names},
+            **{name.lower(): proxy for name in names},
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@dataclass
+class Run:
+    completed: subprocess.CompletedProcess[str]
+    states: dict[tuple[str, int], str]
+    xcoms: list[str]
+    rendered: list[str]
+    logs: str
+
+    @property
+    def output(self) -> str:
+        return self.completed.stdout + self.completed.stderr
+
+
+class AirflowProject:
+    """A migrated AIRFLOW_HOME, the stand-in with two users, and a DuckDB warehouse."""
+
+    def __init__(self, root: Path, stand_in: SpotifyStandIn, recorder: ConnectionRecorder) -> None:
+        self.home = root / "airflow"
+        self.home.mkdir()
+        self.warehouse = root / "warehouse.duckdb"
+        self.stand_in = stand_in
+        tokens = root / "tokens"
+        for user_id, refresh_token in USERS.items():
+            stand_in.add_user(user_id, user_id.title(), refresh_token)
+            TokenFile(tokens / f"{user_id}.json").save_token_to_cache(
+                {"access_token": "", "token_type": "Bearer", "expires_in": 0, "expires_at": 0,
+                 "refresh_token": refresh_token, "scope": SCOPE}
+            )  # fmt: skip
+        self.env = airflow_env(
+            self.home,
+            SPOTIFY_CLIENT_ID=CLIENT_ID,
+            SPOTIFY_CLIENT_SECRET=CLIENT_SECRET,
+            SPOTIFY_API_URL=stand_in.api_url,
+            SPOTIFY_ACCOUNTS_URL=stand_in.accounts_url,
+            SPOTIFY_ELT_TOKEN_DIR=str(tokens),
+            SPOTIFY_ELT_DUCKDB_PATH=str(self.warehouse),
+            SPOTIFY_ELT_POSTGRES_PASSWORD=POSTGRES_PASSWORD,
+            SPOTIFY_ELT_REQUEST_TIMEOUT="5",
+            SPOTIFY_ELT_MAX_RETRIES="0",
+            # `dags test` waits out a retry's delay; the retries themselves are checked above.
+            SPOTIFY_ELT_TASK_RETRIES="0",
+            **recorder.environment(),
+        )
+        self.recorder = recorder
+        for command in (("db", "migrate"), ("dags", "reserialize")):
+            completed = airflow(*command, env=self.env)
+            assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+
+    def run(self) -> Run:
+        completed = airflow("dags", "test", DAG_ID, env=self.env, timeout=600)
+        with sqlite3.connect(self.home / "airflow.db") as database:
+            run_id = database.execute(
+                "select run_id from dag_run where dag_id = ? order by id desc limit 1", (DAG_ID,)
+            ).fetchone()[0]
+            states = {
+                (task_id, map_index): state
+                for task_id, map_index, state in database.execute(
+                    "select task_id, map_index, state from task_instance where run_id = ?",
+                    (run_id,),
+                )
+            }
+            xcoms = [str(value) for (value,) in database.execute("select value from xcom")]
+            rendered = [
+                str(fields) for (fields,) in database.execute(
+                    "select rendered_fields from rendered_task_instance_fields"
+                )
+            ]  # fmt: skip
+        logs = "\n".join(
+            path.read_text(errors="replace") for path in (self.home / "logs").rglob("*")
+            if path.is_file()
+        )  # fmt: skip
+        return Run(completed, states, xcoms, rendered, logs)
+
+    def plays_per_user(self) -> dict[str, int]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            rows = connection.execute(
+                "select user_id, count(*) from marts.fct_plays group by user_id"
+            ).fetchall()
+        return {str(user_id): int(count) for user_id, count in rows}
+
+
+def new_plays(user_id: str, count: int, start: datetime) -> list[dict[str, Any]]:
+    return [
+        play_item(f"{user_id}-track{n}", start + timedelta(minutes=4 * n), name=f"Song {n}")
+        for n in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowProject]:
+    recorder = ConnectionRecorder()
+    with SpotifyStandIn(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stand_in:
+        yield AirflowProject(tmp_path_factory.mktemp("dag"), stand_in, recorder)
+    recorder.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(project: AirflowProject) -> Run:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    project.stand_in.add_plays("listener-a", new_plays("listener-a", 12, start))
+    project.stand_in.add_plays("listener-b", new_plays("listener-b", 7, start))
+    return project.run()
+
+
+def secrets_seen(project: AirflowProject) -> set[str]:
+    access_tokens = {
+        request.headers.get("Authorization", "").removeprefix("Bearer ")
+        for request in project.stand_in.requests
+    } - {""}
+    assert access_tokens, "the stand-in issued no access token: the check proves nothing"
+    return {CLIENT_SECRET, POSTGRES_PASSWORD, *USERS.values(), *access_tokens}
+
+
+def assert_nothing_leaked(project: AirflowProject, run: Run) -> None:
+    # `dags test` prints the task logs (dbt's among them) instead of writing log files.
+    assert run.xcoms and run.rendered and "Running with dbt=" in run.output, "nothing to search"
+    for secret in secrets_seen(project):
+        for where, text in [("output", run.output), ("task logs", run.logs),
+                            ("XComs", "\n".join(run.xcoms)),
+                            ("rendered fields", "\n".join(run.rendered))]:  # fmt: skip
+            assert secret not in text, f"a secret is in the {where}"
+    # Cosmos telemetry and dbt's usage stats are off: nothing tried to leave the machine.
+    assert project.recorder.seen == []
+    assert "Unable to emit usage metrics" not in run.output + run.logs
+
+
+def test_a_whole_run_fills_the_marts(project: AirflowProject, first_run: Run) -> None:
+    assert first_run.completed.returncode == 0, first_run.output[-5000:]
+    assert project.plays_per_user() == {"listener-a": 12, "listener-b": 7}
+    assert {state for state in first_run.states.values()} == {"success", "skipped"}
+    assert first_run.states[("fail_run_if_an_extract_failed", -1)] == "skipped"
+    assert first_run.states[("extract", 0)] == first_run.states[("extract", 1)] == "success"
+    assert (DBT_PROJECT_DIR / "target" / "index.html").exists()
+    assert any('"new_plays": 12' in xcom for xcom in first_run.xcoms)
+    assert_nothing_leaked(project, first_run)
+
+
+def test_one_failing_user_still_transforms_the_others_and_fails_the_run(
+    project: AirflowProject, first_run: Run
+) -> None:
+    assert first_run.completed.returncode == 0
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=50)
+    project.stand_in.add_plays("listener-a", new_plays("listener-a-more", 5, start))
+    project.stand_in.add_plays("listener-b", new_plays("listener-b-more", 3, start))
+    # The users are extracted one at a time in map order: listener-a's poll meets a 503.
+    project.stand_in.fail_next(RECENTLY_PLAYED, 503)
+
+    run = project.run()
+    assert run.completed.returncode != 0, "the run must end failed when an extract failed"
+    assert run.states[("extract", 0)] == "failed"
+    assert run.states[("extract", 1)] == "success"
+    assert run.states[("fail_run_if_an_extract_failed", -1)] == "failed"
+    dbt_states = {state for (task, _), state in run.states.items() if task.startswith("dbt.")}
+    assert dbt_states == {"success"}
+    assert run.states[("docs", -1)] == "success"
+    assert project.plays_per_user() == {"listener-a": 12, "listener-b": 10}
+    assert "503" in run.output
+    assert_nothing_leaked(project, run)
+
+
+def test_a_failing_dbt_test_fails_its_models_task(project: AirflowProject, first_run: Run) -> None:
+    assert first_run.completed.returncode == 0
+    # A load with a status the staging model's accepted_values test does not know.
+    with duckdb.connect(str(project.warehouse)) as connection:
+        connection.execute(
+            "insert into raw.load_batches (batch_id, source, user_id, status, started_at, "
+            "finished_at, rows_seen, rows_inserted, rows_duplicate, gap_suspected, api_requests) "
+            "values ('odd-batch', 'api', 'listener-a', 'paused', now(), now(), 0, 0, 0, false, 0)"
+        )
+    run = project.run()
+    assert run.completed.returncode != 0
+    assert run.states[("dbt.stg_spotify__load_batches.run", -1)] == "success"
+    assert run.states[("dbt.stg_spotify__load_batches.test", -1)] == "failed"
+    assert "accepted_values_stg_spotify__load_batches_status" in run.output
+    # Models that read the failed one do not run on data that failed its tests.
+    assert run.states[("dbt.dq_polling_gaps.run", -1)] == "upstream_failed"
+    assert run.states[("dbt.fct_plays.run", -1)] == "success"
