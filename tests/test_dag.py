@@ -7,12 +7,16 @@ Airflow runs in a child process with its own `AIRFLOW_HOME`, as a scheduler woul
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +29,13 @@ from conftest import CLIENT_ID, CLIENT_SECRET, base_environment
 from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.config import DBT_PROJECT_DIR
-from ingestion.local_airflow import DAG_ID, DAGS_FOLDER, MANIFEST_PATH, airflow_environment
+from ingestion.local_airflow import (
+    DAG_ID,
+    DAGS_FOLDER,
+    DOCS_PROJECT,
+    MANIFEST_PATH,
+    airflow_environment,
+)
 from ingestion.spotify import SCOPE, TokenFile
 
 VENV_BIN = Path(sys.executable).parent
@@ -409,3 +419,76 @@ def test_a_failing_dbt_test_fails_its_models_task(project: AirflowProject, first
     # Models that read the failed one do not run on data that failed its tests.
     assert run.states[("dbt.dq_polling_gaps.run", -1)] == "upstream_failed"
     assert run.states[("dbt.fct_plays.run", -1)] == "success"
+
+
+# --------------------------------------------------------------------------------------------
+# `spotify-elt airflow`: a local Airflow with the DAG and the dbt docs.
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def request_json(url: str, token: str | None = None, body: Any = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> None:
+    port = free_port()
+    home = tmp_path / "airflow-home"
+    env = {
+        **base_environment(),
+        "AIRFLOW_HOME": str(home),
+        "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "COLUMNS": "200",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ingestion", "airflow", "--port", str(port)], env=env,
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            lines.append(line)
+            if line.startswith("Log in as"):
+                break
+        url = f"http://127.0.0.1:{port}"
+        assert any(line.startswith(f"Airflow is up at {url}") for line in lines), "".join(lines)
+        login, password = lines[-1].removeprefix("Log in as").strip().split(" / ")
+        token = request_json(f"{url}/auth/token", body={"username": login, "password": password})[
+            "access_token"
+        ]
+        deadline = time.monotonic() + 120
+        while True:  # the DAG processor parses the folder a few seconds after start-up
+            try:
+                tasks = request_json(f"{url}/api/v2/dags/{DAG_ID}/tasks", token)
+                break
+            except urllib.error.HTTPError as error:
+                if error.code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        task_ids = {task["task_id"] for task in tasks["tasks"]}
+        assert {"extract", "docs", "dbt.fct_plays.run", "dbt.fct_plays.test"} <= task_ids
+        with urllib.request.urlopen(f"{url}/cosmos/{DOCS_PROJECT}/dbt_docs_index.html") as page:  # noqa: S310
+            assert 'ng-app="dbt"' in page.read().decode()
+        manifest = request_json(f"{url}/cosmos/{DOCS_PROJECT}/manifest.json")
+        assert "model.spotify_elt.fct_plays" in manifest["nodes"]
+        plugins = request_json(f"{url}/api/v2/plugins", token)["plugins"]
+        views = [view for plugin in plugins for view in plugin["external_views"]]
+        assert any(view["href"].endswith("/dbt_docs_index.html") for view in views)
+    finally:
+        child.send_signal(signal.SIGINT)  # Ctrl-C
+        child.wait(timeout=60)
+    assert child.returncode == 0
+    with socket.socket() as probe:  # Airflow stopped with it
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
