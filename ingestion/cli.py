@@ -383,7 +383,12 @@ def airflow(
             "Ctrl-C stops Airflow.", highlight=False, markup=False,
         )  # fmt: skip
 
-    status = local_airflow.run_standalone(home, port, announce)
+    try:
+        with local_airflow.standalone(home, port) as airflow:
+            announce(airflow.url)
+            status = airflow.process.wait()
+    except KeyboardInterrupt:
+        return
     if status != 0:
         raise _fail(
             f"airflow standalone exited with status {status}; see {home / 'standalone.log'}"

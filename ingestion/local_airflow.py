@@ -11,7 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
@@ -28,6 +30,12 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
 
 class AirflowError(SpotifyEltError):
     """The local Airflow could not start or stopped."""
+
+
+@dataclass(frozen=True)
+class Standalone:
+    url: str
+    process: subprocess.Popen[bytes]
 
 
 def airflow_home() -> Path:
@@ -111,33 +119,28 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float)
     raise AirflowError(f"Airflow did not answer at {url} within {timeout:.0f} s")
 
 
-def run_standalone(
-    home: Path,
-    port: int,
-    announce: Callable[[str], None],
-    timeout: float = 180,
-) -> int:
-    """`airflow standalone` until it exits or Ctrl-C; its output goes to a log in `home`."""
+@contextmanager
+def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalone]:
+    """`airflow standalone`, ready to use; stopped (with everything it started) on exit.
+
+    Its output goes to `standalone.log` in `home`: it is a screenful a second.
+    """
     environment = {**os.environ, **airflow_environment(home, port)}
     # standalone starts `airflow scheduler` and the others by name, from PATH.
     bin_dir = Path(sys.executable).parent
     environment["PATH"] = os.pathsep.join([str(bin_dir), environment.get("PATH", "")])
     url = environment["AIRFLOW__API__BASE_URL"]
-    log_path = home / "standalone.log"
-    airflow = bin_dir / "airflow"
-    with log_path.open("ab") as log:
+    with (home / "standalone.log").open("ab") as log:
         process = subprocess.Popen(
-            [str(airflow), "standalone"], env=environment, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [str(bin_dir / "airflow"), "standalone"], env=environment, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             wait_until_ready(url, process, timeout)
-            announce(url)
-            return process.wait()
-        except KeyboardInterrupt:
-            return 0
+            yield Standalone(url, process)
         finally:
             if process.poll() is None:
+                # Its own session: the scheduler, API server and the rest go with it.
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
                     process.wait(timeout=30)
