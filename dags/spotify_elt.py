@@ -45,6 +45,7 @@ def spotify_elt() -> None:
     # One user's failed extract must not keep the others' plays out of the marts.
     loaded = EmptyOperator(task_id="extracted", trigger_rule="all_done")
     models = DbtTaskGroup(group_id="dbt", **config.cosmos_args())
+    config.read_results_after_the_build(models)
     extracted >> loaded >> models >> docs()
     extracted >> fail_run_if_an_extract_failed()
 
