@@ -30,10 +30,20 @@ def spotify_elt() -> None:
         get_current_context()["user"] = user  # type: ignore[typeddict-unknown-key]
         return extract_user(config.settings(), user)
 
+    @task(trigger_rule="all_done")
+    def source_freshness() -> None:
+        """Fails the run when the last successful load is older than the sources allow."""
+        from ingestion.transform import run_dbt
+
+        run_dbt(config.settings(), "source", "freshness")
+
     @task(trigger_rule="one_failed")
-    def fail_run_if_an_extract_failed() -> None:
-        """The models still ran on the other users' data; this makes the failure seen."""
-        raise AirflowFailException("an extract failed: see its task log; the others were loaded")
+    def fail_run_if_a_task_failed() -> None:
+        """Downstream of every task. Airflow judges a run by its last tasks, and the ones that run
+        whatever happened before them (`extracted`, `source_freshness`) would hide a failure."""
+        raise AirflowFailException(
+            "a task failed (see its log); the others ran as far as they could"
+        )
 
     @task
     def docs() -> str:
@@ -46,8 +56,13 @@ def spotify_elt() -> None:
     loaded = EmptyOperator(task_id="extracted", trigger_rule="all_done")
     models = DbtTaskGroup(group_id="dbt", **config.cosmos_args())
     config.read_results_after_the_build(models)
-    extracted >> loaded >> models >> docs()
-    extracted >> fail_run_if_an_extract_failed()
+    # Freshness last, after the build and whatever became of it: it only reports, and on DuckDB
+    # it must not open the file while the build writes it.
+    extracted >> loaded >> models >> docs() >> source_freshness()
+    failed = fail_run_if_a_task_failed()
+    for upstream in models.dag.tasks:
+        if upstream.task_id != "fail_run_if_a_task_failed":
+            upstream >> failed
 
 
 spotify_elt()

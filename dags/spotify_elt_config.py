@@ -101,19 +101,19 @@ def cosmos_args() -> dict[str, Any]:
         "render_config": RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
-            # A test of two models (relationships, the singular tests) waits for both in a task
-            # of its own; in either model's task it would run before the other model exists.
-            should_detach_multiple_parents_tests=True,
-            # Each source with tests or a freshness rule is a task: `dbt source freshness` fails
-            # it when the last successful load is too old, and its tests run after it.
-            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            # WATCHER's one build runs a test of two models after both; LOCAL would run it in
+            # either model's task, before the other exists, so it needs a task of its own.
+            should_detach_multiple_parents_tests=EXECUTION_MODE == ExecutionMode.LOCAL,
+            # Sources are not tasks: their tests run in the build, and their freshness in the
+            # DAG's own `source_freshness` task. Cosmos's source tasks would skip every model of
+            # a source that is merely late (a freshness warning), and those without a freshness
+            # rule wait for a result that never comes.
+            source_rendering_behavior=SourceRenderingBehavior.NONE,
         ),
         "operator_args": {
             "on_execute_callback": _publish_dbt_environment,
             # The per-model tasks start once the build is over (read_results_after_the_build),
-            # so their first look finds the result. A source without a freshness rule has none:
-            # its task defers once, and Cosmos's trigger counts a finished build as its success
-            # (its poke alone would wait for ever).
+            # so their first look finds the result and nothing waits or defers.
             "poke_interval": 1,
         },
     }
@@ -129,6 +129,8 @@ def read_results_after_the_build(models: TaskGroup) -> None:
     and wait for ever. `all_done`: a failed build still lets every model's task report its own
     result (or run its model again), so a failure points at the model.
     """
+    if EXECUTION_MODE != ExecutionMode.WATCHER:
+        return
     producer = models.children[f"{models.group_id}.{PRODUCER_TASK_ID}"]
     for task in models.get_roots():
         if task is not producer and not task.task_id.endswith("_done"):

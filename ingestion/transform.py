@@ -33,6 +33,10 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
                 str(DBT_PROJECT_DIR),
                 "--target",
                 settings.target,
+                # As the DAG's Cosmos tasks call dbt: a different flag set would make each of
+                # them, and each command here, throw away the other's partial parse.
+                "--profile",
+                "spotify_elt",
             ]
         )
     finally:

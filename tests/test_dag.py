@@ -128,41 +128,34 @@ def test_the_dag_loads_with_one_task_per_model_after_every_extract(
     dag = inspected["dag"]
     tasks = dag["tasks"]
     manifest = json.loads(MANIFEST_PATH.read_text())
-    run_task = {}  # model or source -> its task
+    run_task = {}  # model -> its task
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model":
             runs = {f"dbt.{node['name']}.run", f"dbt.{node['name']}_run"} & set(tasks)
             assert len(runs) == 1, f"model {node['name']} has no task"
             run_task[node["unique_id"]] = runs.pop()
-    for source in manifest["sources"].values():
-        task = f"dbt.{source['source_name']}_{source['name']}.source"
-        if source.get("freshness") and source["freshness"].get("error_after", {}).get("count"):
-            assert task in tasks, f"source {source['name']}'s freshness is not checked"
-        if task in tasks:
-            run_task[source["unique_id"]] = task
     for node in manifest["nodes"].values():
-        if node["resource_type"] != "test":
-            continue
-        parents = [parent for parent in node["depends_on"]["nodes"] if parent in run_task]
-        assert parents, f"test {node['name']} is never run"
-        if len(parents) == 1:  # in its model's (or source's) test task, right after it
-            assert run_task[parents[0]].rsplit(".", 1)[0] + ".test" in tasks, node["name"]
-        else:  # a task of its own, after everything it reads
-            task = f"dbt.{node['name']}_test"
-            assert {run_task[parent] for parent in parents} <= ancestors(tasks, task), task
+        models = [parent for parent in node["depends_on"]["nodes"] if parent in run_task]
+        if node["resource_type"] == "test" and models:  # (a source's tests fail the build task)
+            test_tasks = {run_task[model].rsplit(".", 1)[0] + ".test" for model in models}
+            assert test_tasks & set(tasks), f"test {node['name']} reports to no task"
+    assert tasks["dbt.dbt_producer_watcher"]["upstream"] == ["extracted"]
+    assert "docs" in ancestors(tasks, "source_freshness")
+    assert tasks["source_freshness"]["trigger_rule"] == "all_done"
 
     dbt_tasks = [task for task in tasks if task.startswith("dbt.")]
     for task in dbt_tasks:
         assert "extract" in ancestors(tasks, task), f"{task} does not wait for the extract"
     assert set(dbt_tasks) <= ancestors(tasks, "docs")
     assert tasks["extracted"]["trigger_rule"] == "all_done"  # a failed user still transforms
-    assert tasks["fail_run_if_an_extract_failed"]["upstream"] == ["extract"]
+    assert set(tasks["fail_run_if_a_task_failed"]["upstream"]) == set(tasks) - {
+        "fail_run_if_a_task_failed"
+    }
 
     assert all(task["retries"] == 2 and task["backoff"] for task in tasks.values())
     assert dag["tags"] and not dag["catchup"] and dag["max_active_runs"] == 1
-    # DuckDB allows one writer: only the build task writes the marts, and the extracts, each a
-    # writer, run one at a time.
-    assert tasks["dbt.dbt_producer_watcher"]["upstream"] == ["extracted"]
+    # DuckDB allows one writer: only the build task writes the marts, the extracts run one at a
+    # time, and freshness comes last.
     assert tasks["extract"]["max_active_tis_per_dag"] == 1
     assert dag["schedule"] == "*/30 * * * *"
 
@@ -376,7 +369,7 @@ def test_a_whole_run_fills_the_marts(project: AirflowProject, first_run: Run) ->
     assert first_run.completed.returncode == 0, first_run.output[-5000:]
     assert project.plays_per_user() == {"listener-a": 12, "listener-b": 7}
     assert {state for state in first_run.states.values()} == {"success", "skipped"}
-    assert first_run.states[("fail_run_if_an_extract_failed", -1)] == "skipped"
+    assert first_run.states[("fail_run_if_a_task_failed", -1)] == "skipped"
     assert first_run.states[("extract", 0)] == first_run.states[("extract", 1)] == "success"
     assert (DBT_PROJECT_DIR / "target" / "index.html").exists()
     assert any('"new_plays": 12' in xcom for xcom in first_run.xcoms)
@@ -397,7 +390,7 @@ def test_one_failing_user_still_transforms_the_others_and_fails_the_run(
     assert run.completed.returncode != 0, "the run must end failed when an extract failed"
     assert run.states[("extract", 0)] == "failed"
     assert run.states[("extract", 1)] == "success"
-    assert run.states[("fail_run_if_an_extract_failed", -1)] == "failed"
+    assert run.states[("fail_run_if_a_task_failed", -1)] == "failed"
     dbt_states = {state for (task, _), state in run.states.items() if task.startswith("dbt.")}
     assert dbt_states == {"success"}
     assert run.states[("docs", -1)] == "success"
