@@ -82,6 +82,11 @@ def _publish_dbt_environment(context: Any) -> None:
 
 def cosmos_args() -> dict[str, Any]:
     """The `DbtTaskGroup`'s configuration."""
+    if not MANIFEST_PATH.exists():  # an import error in the UI, saying what to do
+        raise FileNotFoundError(
+            f"{MANIFEST_PATH} is missing: run `python -m ingestion.local_airflow` (dbt parse) "
+            "in the project, as scripts/setup.sh and `spotify-elt airflow` do"
+        )
     return {
         "project_config": ProjectConfig(
             dbt_project_path=DBT_PROJECT_DIR,
