@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -125,6 +126,9 @@ def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalo
 
     Its output goes to `standalone.log` in `home`: it is a screenful a second.
     """
+    with socket.socket() as probe:  # else the health check below would find the other server
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise AirflowError(f"port {port} on 127.0.0.1 is in use: choose another with --port")
     environment = {**os.environ, **airflow_environment(home, port)}
     # standalone starts `airflow scheduler` and the others by name, from PATH.
     bin_dir = Path(sys.executable).parent
