@@ -117,6 +117,11 @@ def cosmos_args() -> dict[str, Any]:
         ),
         "operator_args": {
             "on_execute_callback": _publish_dbt_environment,
+            # No automatic retries of dbt tasks: Cosmos 1.15 lets a retried build task skip
+            # itself (the run would end without a failure), and a retried model task runs dbt
+            # for its model beside the others, a second writer on DuckDB. A bad model is not
+            # fixed by waiting either; clear a model's task to run it again alone.
+            "retries": 0,
             # The per-model tasks start once the build is over (read_results_after_the_build),
             # so their first look finds the result and nothing waits or defers.
             "poke_interval": 1,

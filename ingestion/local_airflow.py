@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -143,17 +144,36 @@ def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalo
             wait_until_ready(url, process, timeout)
             yield Standalone(url, process)
         finally:
-            if process.poll() is None:
-                # Its own session: the scheduler, API server and the rest go with it.
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop(process)
 
 
-if __name__ == "__main__":  # scripts/setup.sh: keep the DAG's manifest in step with the models
-    from ingestion.config import load_settings
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop standalone and everything it started, also what outlived it.
 
-    parse_dbt_project(load_settings(target="duckdb"))
+    SIGINT first: standalone shuts its components down on Ctrl-C, and SIGTERM would kill it
+    alone. Task processes get process groups of their own, so the sweep goes by session:
+    standalone was started in a new one, which all its descendants keep.
+    """
+    import psutil  # Airflow's own dependency
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    leftovers = []
+    for candidate in psutil.process_iter():
+        try:
+            if os.getsid(candidate.pid) == process.pid:
+                leftovers.append(candidate)
+        except (OSError, psutil.Error):
+            continue
+    for leftover in leftovers:
+        with contextlib.suppress(psutil.Error):
+            leftover.terminate()
+    _, alive = psutil.wait_procs(leftovers, timeout=10)
+    for leftover in alive:
+        with contextlib.suppress(psutil.Error):
+            leftover.kill()

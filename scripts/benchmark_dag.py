@@ -178,7 +178,7 @@ def cosmos_args() -> dict[str, Any]:
         "render_config": _RenderConfig(
             test_behavior=_TestBehavior.AFTER_EACH,
             should_detach_multiple_parents_tests=True,
-            # The same tasks as ours: a task per source with tests or a freshness rule.
+            # The same as ours (sources are not tasks).
             source_rendering_behavior=ours["render_config"].source_rendering_behavior,
             invocation_mode=_InvocationMode.SUBPROCESS,
             dbt_executable_path=dbt,
