@@ -177,3 +177,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     for leftover in alive:
         with contextlib.suppress(psutil.Error):
             leftover.kill()
+
+
+if __name__ == "__main__":  # scripts/setup.sh: keep the DAG's manifest in step with the models
+    from ingestion.config import load_settings
+
+    parse_dbt_project(load_settings(target="duckdb"))
