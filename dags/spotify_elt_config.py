@@ -75,7 +75,7 @@ def dag_args() -> dict[str, Any]:
 
 
 def _publish_dbt_environment(context: Any) -> None:
-    from ingestion.orchestration import publish_dbt_environment
+    from ingestion.transform import publish_dbt_environment
 
     publish_dbt_environment(settings())
 

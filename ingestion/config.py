@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     # The Airflow DAG (dags/spotify_elt.py): a cron expression or preset such as "@hourly".
     # Spotify keeps only the latest 50 plays, so keep polls under two hours apart.
     schedule: str = Field("*/30 * * * *", alias="SPOTIFY_ELT_SCHEDULE")
-    # Retries of every DAG task, waiting 1 min, then 2, 4, ... (exponential backoff).
+    # Retries of the DAG's own tasks (extract, docs), waiting 1 min, then 2, 4, ... (exponential
+    # backoff). Its dbt tasks are never retried (dags/spotify_elt_config.py says why).
     task_retries: int = Field(2, alias="SPOTIFY_ELT_TASK_RETRIES", ge=0)
 
     postgres_host: str = Field("127.0.0.1", alias="SPOTIFY_ELT_POSTGRES_HOST")

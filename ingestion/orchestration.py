@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ingestion.config import Settings
@@ -39,12 +38,3 @@ def extract_user(settings: Settings, label: str) -> dict[str, Any]:
         "requests": batch.api_requests,
         "gap_suspected": batch.gap_suspected,
     }
-
-
-def publish_dbt_environment(settings: Settings) -> None:
-    """Put what dbt's `env_var()` reads into this process's environment, as `transform` does.
-
-    Called in the task's own process, never at parse time, and never through an operator's
-    `env` argument: that is a template field, and Airflow shows rendered fields in its UI.
-    """
-    os.environ.update(settings.dbt_environment())

@@ -21,8 +21,7 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
     # Imported here: dbt takes a second to import and most commands never need it.
     from dbt.cli.main import dbtRunner
 
-    # dbt reads `env_var()` from the process environment, so publish the resolved settings.
-    os.environ.update(settings.dbt_environment())
+    publish_dbt_environment(settings)
     try:
         result = dbtRunner().invoke(
             [
@@ -50,6 +49,14 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
         raise TransformError(
             settings.scrub(f"dbt {arguments[0]} failed on {settings.target}{reason}")
         )
+
+
+def publish_dbt_environment(settings: Settings) -> None:
+    """Put what dbt's `env_var()` reads into this process's environment: the resolved settings,
+    `.env` values and absolute paths included. The DAG's dbt tasks call it in their own
+    process, never through an operator's `env` argument: that is a template field, and Airflow
+    shows rendered fields in its UI."""
+    os.environ.update(settings.dbt_environment())
 
 
 def _release_duckdb_file() -> None:

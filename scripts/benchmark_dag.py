@@ -36,7 +36,7 @@ The script then:
    the project's `airflow_environment()` (a free port), the DAG unpaused and triggered, and the
    run's duration taken from its `dag_run` row (start to end, as the scheduler recorded it).
    The run must succeed and fill `marts.fct_plays` with the same number of rows in every
-   variant, the 15 new plays included. Standalone is stopped (SIGTERM to its process group)
+   variant, the 15 new plays included. Standalone is stopped (the project's `local_airflow.stop`)
    before the next variant;
 5. prints a Markdown table (median and first parse seconds, the DAG processor's own figure for
    its last parse during the run, tasks, run seconds, ratios to ``ours``), the machine, and per
@@ -59,12 +59,10 @@ after ``--run-timeout`` seconds counts as failed):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
@@ -79,7 +77,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from benchmarking import machine_description
+from benchmarking import machine_description, problems_section
 
 # tests/ has no __init__.py: its helpers are top-level modules (as pytest and mypy name them).
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -92,6 +90,7 @@ from ingestion.local_airflow import (
     DAGS_FOLDER,
     airflow_environment,
     password,
+    stop,
     wait_until_ready,
 )
 from ingestion.spotify import SCOPE, TokenFile
@@ -534,47 +533,6 @@ def task_timings(home: Path, run_id: str) -> list[TaskTiming]:
     return sorted(timings, key=lambda timing: timing.seconds, reverse=True)
 
 
-def processes_in(directory: Path, home: Path) -> list[int]:
-    """Processes working in the variant's directory or naming its AIRFLOW_HOME: ones we started.
-
-    Airflow's components rename themselves (setproctitle), which can clobber what
-    /proc/<pid>/environ shows, so the working directory standalone was started in counts too.
-    """
-    marker = f"AIRFLOW_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cwd = (entry / "cwd").readlink()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if cwd.is_relative_to(directory) or marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def stop_standalone(process: subprocess.Popen[bytes], directory: Path, home: Path) -> None:
-    """SIGTERM to standalone's process group, then to anything of ours it left behind."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    if not Path("/proc").is_dir():
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in processes_in(directory, home):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + 15
-        while processes_in(directory, home) and time.monotonic() < deadline:
-            time.sleep(0.5)
-
-
 def leave_dbt_state_as_a_run_does(environment: dict[str, str], directory: Path) -> None:
     """`dbt parse` into `dbt_project/target/`, as the `docs` task of a previous run leaves it.
 
@@ -664,7 +622,7 @@ def run_variant(
             except sqlite3.Error as error:
                 result.problems.append(f"{variant}: cannot read Airflow's database: {error}")
             finally:
-                stop_standalone(process, directory, home)
+                stop(process)
     result.full_dbt_parses = logs_containing(home / "logs" / f"dag_id={DAG_ID}", NO_PARTIAL_PARSE)
     seconds = f"{result.run_seconds:.1f} s" if result.run_seconds is not None else "?"
     progress(f"{variant}: run {result.run_state} in {seconds}")
@@ -789,11 +747,7 @@ def report(results: Sequence[VariantResult], fixture: Fixture, parse_repeats: in
             f" marts.fct_plays {result.mart_plays} rows ({result.new_mart_plays} new)."
             f" Parses: {parses} s."
         )
-    problems = all_problems(results)
-    if problems:
-        lines.append("")
-        lines.append("Problems (the figures above are not to be trusted):")
-        lines.extend(f"- {problem}" for problem in problems)
+    lines.extend(problems_section(all_problems(results)))
     return "\n".join(lines)
 
 

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from benchmarking import machine_description, parse_size
+from benchmarking import machine_description, parse_size, problems_section
 
 from ingestion.config import Settings
 from ingestion.warehouse import Warehouse, utc_now
@@ -887,11 +887,7 @@ def report(results: Sequence[SizeResult]) -> str:
             f" (slowest: {short_node_name(tests[0].name) if tests else 'none'}"
             f" {tests[0].seconds if tests else 0.0:.2f})"
         )
-    problems = all_problems(results)
-    if problems:
-        lines.append("")
-        lines.append("Problems (the figures above are not to be trusted):")
-        lines.extend(f"- {problem}" for problem in problems)
+    lines.extend(problems_section(all_problems(results)))
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: sizes written like 1m or 100k, and the machine they ran on."""
+"""What the benchmark scripts share: sizes written like 1m or 100k, the machine they ran on, and
+how a report lists what went wrong."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ def machine_description(packages: Sequence[str]) -> str:
         f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}, {versions}"
     )
+
+
+def problems_section(problems: Sequence[str]) -> list[str]:
+    """The report's closing lines when anything went wrong; none when nothing did."""
+    if not problems:
+        return []
+    return [
+        "",
+        "Problems (the figures above are not to be trusted):",
+        *(f"- {p}" for p in problems),
+    ]
