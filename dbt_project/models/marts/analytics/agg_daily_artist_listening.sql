@@ -1,0 +1,44 @@
+{#- Grain: one row per listener, local day and artist credited on a track played that day.
+    A play counts once for each of its track's artists, so the artists' plays add up to more
+    than the day's plays when duets were played. -#}
+with artist_plays as (
+
+    select * from {{ ref('int_artist_plays_credited') }}
+
+),
+
+grouped as (
+
+    select
+        user_sk,
+        user_id,
+        date_key,
+        listening_date,
+        artist_sk,
+        count(*) as plays,
+        sum(counted_streams) as counted_streams,
+        sum(ms_played) as ms_played,
+        count(distinct track_sk) as distinct_tracks
+    from artist_plays
+    group by user_sk, user_id, date_key, listening_date, artist_sk
+
+),
+
+final as (
+
+    select
+        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
+        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(listening_date as {{ spotify_elt.type_date() }}) as listening_date,
+        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
+        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.minutes('ms_played') }} as minutes_played,
+        cast(distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks
+    from grouped
+
+)
+
+select * from final

@@ -1,0 +1,46 @@
+{#- Grain: one row per listener, local day and track played that day (music only). Sum it over
+    any range of days for top tracks, or by `album_sk` for top albums. -#}
+with plays as (
+
+    select * from {{ ref('int_plays_dated') }}
+    where content_type = 'track'
+
+),
+
+grouped as (
+
+    select
+        user_sk,
+        user_id,
+        date_key,
+        listening_date,
+        track_sk,
+        album_sk,
+        count(*) as plays,
+        sum(counted_streams) as counted_streams,
+        sum(ms_played) as ms_played,
+        coalesce(sum(skipped_plays), 0) as skipped_plays
+    from plays
+    group by user_sk, user_id, date_key, listening_date, track_sk, album_sk
+
+),
+
+final as (
+
+    select
+        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
+        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
+        cast(album_sk as {{ spotify_elt.type_key() }}) as album_sk,
+        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(listening_date as {{ spotify_elt.type_date() }}) as listening_date,
+        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
+        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.minutes('ms_played') }} as minutes_played,
+        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays
+    from grouped
+
+)
+
+select * from final

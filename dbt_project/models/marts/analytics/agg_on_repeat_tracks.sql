@@ -1,0 +1,87 @@
+{#- Grain: one row per listener and track on their "On repeat" list: the tracks with the most
+    counted streams (at least two) in the last `recent_days` (var, default 30) before the
+    listener's latest play, up to `track_list_size` (var, default 30) of them. Measured from the
+    latest play, not from today, so the list is what the data says and a paused listener keeps
+    theirs. -#}
+{%- set window_start = dbt.dateadd('day', -(var('recent_days') | int), 'latest.latest_played_at_local') %}
+
+with plays as (
+
+    select * from {{ ref('int_plays_dated') }}
+
+),
+
+latest as (
+
+    select
+        user_id,
+        max(played_at_local) as latest_played_at_local
+    from plays
+    group by user_id
+
+),
+
+recent_streams as (
+
+    select
+        plays.user_sk,
+        plays.user_id,
+        plays.track_sk,
+        plays.ms_played,
+        plays.played_at_local,
+        latest.latest_played_at_local
+    from plays
+    inner join latest
+        on plays.user_id = latest.user_id
+    where
+        plays.content_type = 'track'
+        and plays.counted_streams = 1
+        and plays.track_sk <> {{ spotify_elt.unknown_key() }}
+        and plays.played_at_local > {{ window_start }}
+
+),
+
+tracks as (
+
+    select
+        user_sk,
+        user_id,
+        track_sk,
+        count(*) as plays,
+        sum(ms_played) as ms_played,
+        max(played_at_local) as last_played_at_local,
+        max(latest_played_at_local) as latest_played_at_local
+    from recent_streams
+    group by user_sk, user_id, track_sk
+    having count(*) >= 2
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_id order by plays desc, ms_played desc, last_played_at_local desc, track_sk asc
+        ) as list_rank
+    from tracks
+
+),
+
+final as (
+
+    select
+        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
+        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(list_rank as {{ spotify_elt.type_integer() }}) as list_rank,
+        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        {{ spotify_elt.minutes('ms_played') }} as minutes_played,
+        cast(last_played_at_local as {{ spotify_elt.type_timestamp() }}) as last_played_at_local,
+        cast(latest_played_at_local as {{ spotify_elt.type_date() }}) as as_of_date
+    from ranked
+    where list_rank <= {{ var('track_list_size') | int }}
+
+)
+
+select * from final

@@ -1,0 +1,59 @@
+{#- Grain: one row per run of two or more consecutive local days on which a listener had a
+    counted stream of an artist (credited on the track, duets count for both). Single days are
+    left out: every artist ever played would have one. -#}
+with artist_days as (
+
+    select
+        user_sk,
+        user_id,
+        artist_sk,
+        listening_date,
+        date_key,
+        counted_streams,
+        {{ spotify_elt.day_number('listening_date') }}
+        - row_number() over (partition by user_id, artist_sk order by listening_date) as run_key
+    from {{ ref('agg_daily_artist_listening') }}
+    where counted_streams > 0 and artist_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+streaks as (
+
+    select
+        user_sk,
+        user_id,
+        artist_sk,
+        run_key,
+        min(listening_date) as started_on_date,
+        max(listening_date) as ended_on_date,
+        min(date_key) as start_date_key,
+        max(date_key) as end_date_key,
+        count(*) as days,
+        sum(counted_streams) as plays
+    from artist_days
+    group by user_sk, user_id, artist_sk, run_key
+    having count(*) >= 2
+
+),
+
+final as (
+
+    select
+        cast(
+            {{ spotify_elt.surrogate_key(['user_id', 'artist_sk', 'start_date_key']) }}
+            as {{ spotify_elt.type_key() }}
+        ) as artist_streak_sk,
+        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(start_date_key as {{ spotify_elt.type_integer() }}) as start_date_key,
+        cast(end_date_key as {{ spotify_elt.type_integer() }}) as end_date_key,
+        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(started_on_date as {{ spotify_elt.type_date() }}) as started_on_date,
+        cast(ended_on_date as {{ spotify_elt.type_date() }}) as ended_on_date,
+        cast(days as {{ spotify_elt.type_integer() }}) as days,
+        cast(plays as {{ spotify_elt.type_integer() }}) as plays
+    from streaks
+
+)
+
+select * from final

@@ -1,0 +1,125 @@
+{#- Grain: one row per listener and track, and per listener and artist, at the first counted
+    stream (30 s or more) of it in the warehouse: a skip is not a discovery. "First" is in UTC:
+    in the hour a DST change repeats, the earlier play comes first even when its local time is
+    later. The history starts with the listener's first load, so their first week finds
+    everything new (agg_weekly_discoveries flags it). -#}
+with credits as (
+
+    select
+        track_sk,
+        artist_sk
+    from {{ ref('bridge_track_artists') }}
+    where artist_position = 1
+
+),
+
+track_streams as (
+
+    select
+        play_sk,
+        user_sk,
+        user_id,
+        track_sk,
+        played_at,
+        played_at_local,
+        date_key,
+        listening_date,
+        row_number() over (partition by user_id, track_sk order by played_at, play_sk) as stream_number,
+        count(*) over (partition by user_id, track_sk) as total_plays
+    from {{ ref('int_plays_dated') }}
+    where content_type = 'track' and counted_streams = 1
+
+),
+
+artist_streams as (
+
+    select
+        play_sk,
+        user_sk,
+        user_id,
+        track_sk,
+        artist_sk,
+        played_at,
+        played_at_local,
+        date_key,
+        listening_date,
+        row_number() over (partition by user_id, artist_sk order by played_at, play_sk) as stream_number,
+        count(*) over (partition by user_id, artist_sk) as total_plays
+    from {{ ref('int_artist_plays_credited') }}
+    where counted_streams = 1 and artist_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+first_tracks as (
+
+    select
+        'track' as discovery_type,
+        track_streams.track_sk as item_sk,
+        track_streams.play_sk,
+        track_streams.user_sk,
+        track_streams.user_id,
+        track_streams.track_sk,
+        coalesce(credits.artist_sk, {{ spotify_elt.unknown_key() }}) as artist_sk,
+        track_streams.played_at,
+        track_streams.played_at_local,
+        track_streams.date_key,
+        track_streams.listening_date,
+        track_streams.total_plays
+    from track_streams
+    left join credits
+        on track_streams.track_sk = credits.track_sk
+    where track_streams.stream_number = 1
+
+),
+
+first_artists as (
+
+    select
+        'artist' as discovery_type,
+        artist_sk as item_sk,
+        play_sk,
+        user_sk,
+        user_id,
+        track_sk,
+        artist_sk,
+        played_at,
+        played_at_local,
+        date_key,
+        listening_date,
+        total_plays
+    from artist_streams
+    where stream_number = 1
+
+),
+
+discoveries as (
+
+    select * from first_tracks
+    union all
+    select * from first_artists
+
+),
+
+final as (
+
+    select
+        cast(
+            {{ spotify_elt.surrogate_key(['user_id', 'discovery_type', 'item_sk']) }}
+            as {{ spotify_elt.type_key() }}
+        ) as discovery_sk,
+        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
+        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
+        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
+        cast(play_sk as {{ spotify_elt.type_key() }}) as play_sk,
+        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
+        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
+        cast(discovery_type as {{ spotify_elt.type_text() }}) as discovery_type,
+        cast(played_at as {{ spotify_elt.type_timestamp() }}) as first_played_at,
+        cast(played_at_local as {{ spotify_elt.type_timestamp() }}) as first_played_at_local,
+        {{ spotify_elt.week_start('listening_date') }} as week_start_date,
+        cast(total_plays as {{ spotify_elt.type_bigint() }}) as total_plays
+    from discoveries
+
+)
+
+select * from final
