@@ -11,7 +11,7 @@ import subprocess
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +57,13 @@ DESIGN_COLUMNS = {
     "dim_users": {"user_sk", "user_id", "display_name", "timezone"},
     "dim_dates": {"date_key"},
 }  # fmt: skip
+# Issue #6: the analytics marts over fct_plays (models/marts/analytics).
+ANALYTICS_MARTS = [
+    "agg_daily_listening", "agg_daily_track_listening", "agg_daily_artist_listening",
+    "agg_hourly_listening", "agg_top_items", "agg_weekly_discoveries", "agg_on_repeat_tracks",
+    "agg_rediscover_tracks", "fct_listening_sessions", "fct_listening_streaks",
+    "fct_artist_streaks", "fct_discoveries",
+]  # fmt: skip
 DIMENSION_KEYS = {
     "dim_tracks": "track_sk",
     "dim_albums": "album_sk",
@@ -90,7 +97,7 @@ def snapshot(env: dict[str, str], *, with_loaded_at: bool) -> dict[str, list[tup
     tables: dict[str, list[tuple[Any, ...]]] = {}
     try:
         with engine.connect() as connection:
-            for table in DESIGN_COLUMNS:
+            for table in [*DESIGN_COLUMNS, *ANALYTICS_MARTS]:
                 columns = [
                     column["name"]
                     for column in sa.inspect(connection).get_columns(table, schema="marts")
@@ -227,6 +234,72 @@ def test_every_play_is_one_fact_and_finds_its_dimension_rows(built: dict[str, st
         "or (content_type <> 'track' and (episode_sk = '-1' or track_sk <> '-1'))",
     )
     assert unknown == 0  # every play names its track, or its episode or chapter, never both
+
+
+def test_analytics_marts_match_a_reckoning_from_the_plays(built: dict[str, str]) -> None:
+    """Sessions, streaks, discoveries and daily totals worked out in Python from fct_plays."""
+    plays = query(
+        built,
+        "select user_id, play_sk, played_at, played_at_local, ms_played, is_counted_stream, "
+        "content_type, track_sk from marts.fct_plays",
+    )
+    plays.sort(key=lambda play: (play[0], play[2], play[1]))
+    gap = timedelta(minutes=30)
+
+    sessions: list[tuple[str, datetime, datetime, int]] = []
+    previous: tuple[Any, ...] | None = None
+    for user, _, played_at, _, ms_played, *_ in plays:
+        start = played_at - timedelta(milliseconds=ms_played)
+        if previous is None or previous[0] != user or start - previous[2] > gap:
+            sessions.append((user, start, played_at, 1))
+        else:
+            first = sessions[-1]
+            sessions[-1] = (user, min(first[1], start), played_at, first[3] + 1)
+        previous = (user, start, played_at)
+    stored_sessions = query(
+        built,
+        "select user_id, started_at, ended_at, plays from marts.fct_listening_sessions",
+    )
+    assert sorted(stored_sessions) == sorted(sessions)
+    assert len(sessions) > 300
+
+    days: dict[str, set[date]] = {}
+    for user, _, _, local, _, counted, *_ in plays:
+        if counted:
+            days.setdefault(user, set()).add(local.date())
+    streaks = []
+    for user, listened in days.items():
+        for day in sorted(listened):
+            if day - timedelta(days=1) not in listened:
+                end = day
+                while end + timedelta(days=1) in listened:
+                    end += timedelta(days=1)
+                streaks.append((user, day, end, (end - day).days + 1))
+    stored_streaks = query(
+        built,
+        "select user_id, started_on_date, ended_on_date, days from marts.fct_listening_streaks",
+    )
+    assert sorted(stored_streaks) == sorted(streaks)
+    assert max(streak[3] for streak in streaks) >= 7
+
+    first_streams: dict[tuple[str, str], str] = {}
+    for user, play_sk, _, _, _, counted, content_type, track_sk in plays:
+        if counted and content_type == "track":
+            first_streams.setdefault((user, track_sk), play_sk)
+    stored_discoveries = query(
+        built,
+        "select user_id, track_sk, play_sk from marts.fct_discoveries "
+        "where discovery_type = 'track'",
+    )
+    assert {(user, track): play for user, track, play in stored_discoveries} == first_streams
+
+    daily: Counter[tuple[str, date]] = Counter()
+    for user, _, _, local, ms_played, *_ in plays:
+        daily[(user, local.date())] += ms_played
+    stored_daily = query(
+        built, "select user_id, listening_date, ms_played from marts.agg_daily_listening"
+    )
+    assert {(user, day): ms for user, day, ms in stored_daily} == daily
 
 
 def sample_exports() -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -403,8 +476,9 @@ def test_marts_are_identical_on_every_warehouse(
     other_env: dict[str, str] = request.getfixturevalue(f"{other}_built")
     reference = snapshot(duckdb_built, with_loaded_at=False)
     compared = snapshot(other_env, with_loaded_at=False)
-    for table in DESIGN_COLUMNS:
-        assert compared[table] == reference[table], table
+    assert set(compared) == set(reference) == {*DESIGN_COLUMNS, *ANALYTICS_MARTS}
+    for table, rows in reference.items():
+        assert compared[table] == rows, table
 
 
 def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None:
@@ -601,3 +675,29 @@ def test_an_unknown_time_zone_is_one_line_before_dbt_runs(tmp_path: Path) -> Non
         "(use an IANA name such as Europe/Madrid)"
     ]
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_schema_picture_is_drawn_from_the_models(tmp_path: Path) -> None:
+    """docs/images/star_schema.dot is what scripts/draw_schema.py makes of a fresh parse."""
+    spec = importlib.util.spec_from_file_location(
+        "draw_schema", PROJECT_ROOT / "scripts" / "draw_schema.py"
+    )
+    assert spec and spec.loader
+    drawing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(drawing)
+    manifest = json.loads(drawing.parse_project(tmp_path).read_text(encoding="utf-8"))
+    generated = drawing.render_dot(manifest)
+    assert drawing.DOT_PATH.read_text(encoding="utf-8") == generated, (
+        "the schema picture is stale: run .venv/bin/python scripts/draw_schema.py"
+    )
+    tables = drawing.core_tables(manifest)  # no analytics or data-quality mart
+    assert set(tables) == set(DESIGN_COLUMNS)
+    edges = {
+        (key.table, key.column, key.to_table) for key in drawing.foreign_keys(manifest, tables)
+    }
+    assert {("fct_plays", column, table) for column, table in FACT_FOREIGN_KEYS.items()} | {
+        ("dim_tracks", "album_sk", "dim_albums"),
+        ("dim_albums", "artist_sk", "dim_artists"),
+        ("bridge_track_artists", "track_sk", "dim_tracks"),
+        ("bridge_track_artists", "artist_sk", "dim_artists"),
+    } == edges
