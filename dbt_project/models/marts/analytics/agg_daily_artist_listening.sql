@@ -17,8 +17,7 @@ grouped as (
         artist_sk,
         count(*) as plays,
         sum(counted_streams) as counted_streams,
-        sum(ms_played) as ms_played,
-        count(distinct track_sk) as distinct_tracks
+        sum(ms_played) as ms_played
     from artist_plays
     group by user_sk, user_id, date_key, listening_date, artist_sk
 
@@ -35,8 +34,7 @@ final as (
         cast(plays as {{ spotify_elt.type_integer() }}) as plays,
         cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
         cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
-        {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks
+        {{ spotify_elt.minutes('ms_played') }} as minutes_played
     from grouped
 
 )

@@ -60,6 +60,23 @@ known_item_days as (
 
 ),
 
+-- Months first: years and all time add up months, not days.
+months as (
+
+    select
+        user_sk,
+        user_id,
+        {{ spotify_elt.month_start('listening_date') }} as period_start_date,
+        item_type,
+        item_sk,
+        sum(plays) as plays,
+        sum(counted_streams) as counted_streams,
+        sum(ms_played) as ms_played
+    from known_item_days
+    group by user_sk, user_id, {{ spotify_elt.month_start('listening_date') }}, item_type, item_sk
+
+),
+
 first_days as (
 
     select
@@ -70,44 +87,56 @@ first_days as (
 
 ),
 
-periods as (
+years as (
 
     select
-        known_item_days.*,
-        'month' as period_type,
-        {{ spotify_elt.month_start('known_item_days.listening_date') }} as period_start_date
-    from known_item_days
-    union all
+        user_sk,
+        user_id,
+        {{ spotify_elt.year_start('period_start_date') }} as period_start_date,
+        item_type,
+        item_sk,
+        sum(plays) as plays,
+        sum(counted_streams) as counted_streams,
+        sum(ms_played) as ms_played
+    from months
+    group by user_sk, user_id, {{ spotify_elt.year_start('period_start_date') }}, item_type, item_sk
+
+),
+
+all_time as (
+
     select
-        known_item_days.*,
-        'year' as period_type,
-        {{ spotify_elt.year_start('known_item_days.listening_date') }} as period_start_date
-    from known_item_days
-    union all
-    select
-        known_item_days.*,
-        'all_time' as period_type,
-        first_days.first_listening_date as period_start_date
-    from known_item_days
+        years.user_sk,
+        years.user_id,
+        first_days.first_listening_date as period_start_date,
+        years.item_type,
+        years.item_sk,
+        sum(years.plays) as plays,
+        sum(years.counted_streams) as counted_streams,
+        sum(years.ms_played) as ms_played
+    from years
     inner join first_days
-        on known_item_days.user_id = first_days.user_id
+        on years.user_id = first_days.user_id
+    group by years.user_sk, years.user_id, first_days.first_listening_date, years.item_type, years.item_sk
 
 ),
 
 totals as (
 
     select
-        user_sk,
-        user_id,
-        period_type,
-        period_start_date,
-        item_type,
-        item_sk,
-        sum(plays) as plays,
-        sum(counted_streams) as counted_streams,
-        sum(ms_played) as ms_played
-    from periods
-    group by user_sk, user_id, period_type, period_start_date, item_type, item_sk
+        'month' as period_type,
+        months.*
+    from months
+    union all
+    select
+        'year' as period_type,
+        years.*
+    from years
+    union all
+    select
+        'all_time' as period_type,
+        all_time.*
+    from all_time
 
 ),
 

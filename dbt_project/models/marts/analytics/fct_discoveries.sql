@@ -15,38 +15,41 @@ with credits as (
 
 track_streams as (
 
-    select
-        play_sk,
-        user_sk,
-        user_id,
-        track_sk,
-        played_at,
-        played_at_local,
-        date_key,
-        listening_date,
-        row_number() over (partition by user_id, track_sk order by played_at, play_sk) as stream_number,
-        count(*) over (partition by user_id, track_sk) as total_plays
-    from {{ ref('int_plays_dated') }}
+    select * from {{ ref('int_plays_dated') }}
     where content_type = 'track' and counted_streams = 1
 
 ),
 
 artist_streams as (
 
+    select * from {{ ref('int_artist_plays_credited') }}
+    where counted_streams = 1 and artist_sk <> {{ spotify_elt.unknown_key() }}
+
+),
+
+-- A listener has one play at a time (assert_one_play_per_user_and_time), so the earliest
+-- time finds one play: a join back is cheaper than numbering every stream.
+track_firsts as (
+
     select
-        play_sk,
-        user_sk,
         user_id,
         track_sk,
+        min(played_at) as first_played_at,
+        count(*) as total_plays
+    from track_streams
+    group by user_id, track_sk
+
+),
+
+artist_firsts as (
+
+    select
+        user_id,
         artist_sk,
-        played_at,
-        played_at_local,
-        date_key,
-        listening_date,
-        row_number() over (partition by user_id, artist_sk order by played_at, play_sk) as stream_number,
-        count(*) over (partition by user_id, artist_sk) as total_plays
-    from {{ ref('int_artist_plays_credited') }}
-    where counted_streams = 1 and artist_sk <> {{ spotify_elt.unknown_key() }}
+        min(played_at) as first_played_at,
+        count(*) as total_plays
+    from artist_streams
+    group by user_id, artist_sk
 
 ),
 
@@ -64,11 +67,15 @@ first_tracks as (
         track_streams.played_at_local,
         track_streams.date_key,
         track_streams.listening_date,
-        track_streams.total_plays
-    from track_streams
+        track_firsts.total_plays
+    from track_firsts
+    inner join track_streams
+        on
+            track_firsts.user_id = track_streams.user_id
+            and track_firsts.track_sk = track_streams.track_sk
+            and track_firsts.first_played_at = track_streams.played_at
     left join credits
         on track_streams.track_sk = credits.track_sk
-    where track_streams.stream_number = 1
 
 ),
 
@@ -76,19 +83,23 @@ first_artists as (
 
     select
         'artist' as discovery_type,
-        artist_sk as item_sk,
-        play_sk,
-        user_sk,
-        user_id,
-        track_sk,
-        artist_sk,
-        played_at,
-        played_at_local,
-        date_key,
-        listening_date,
-        total_plays
-    from artist_streams
-    where stream_number = 1
+        artist_streams.artist_sk as item_sk,
+        artist_streams.play_sk,
+        artist_streams.user_sk,
+        artist_streams.user_id,
+        artist_streams.track_sk,
+        artist_streams.artist_sk,
+        artist_streams.played_at,
+        artist_streams.played_at_local,
+        artist_streams.date_key,
+        artist_streams.listening_date,
+        artist_firsts.total_plays
+    from artist_firsts
+    inner join artist_streams
+        on
+            artist_firsts.user_id = artist_streams.user_id
+            and artist_firsts.artist_sk = artist_streams.artist_sk
+            and artist_firsts.first_played_at = artist_streams.played_at
 
 ),
 

@@ -5,6 +5,9 @@
     and audiobooks belong to sessions too. -#}
 {%- set gap_ms = (var('session_gap_minutes') | int) * 60000 %}
 
+{#- One sort: every window below shares `partition by user_id order by played_at, play_sk`. -#}
+{%- set in_order = 'partition by user_id order by played_at, play_sk' %}
+
 with plays as (
 
     select
@@ -18,9 +21,18 @@ with plays as (
         ms_played,
         skipped_plays,
         {{ spotify_elt.minus_milliseconds('played_at', 'ms_played') }} as started_at,
-        {{ spotify_elt.minus_milliseconds('played_at_local', 'ms_played') }} as started_at_local,
-        lag(played_at) over (partition by user_id order by played_at, play_sk) as previous_ended_at
+        {{ spotify_elt.minus_milliseconds('played_at_local', 'ms_played') }} as started_at_local
     from {{ ref('int_plays_dated') }}
+
+),
+
+neighbours as (
+
+    select
+        *,
+        lag(played_at) over ({{ in_order }}) as previous_ended_at,
+        lead(started_at) over ({{ in_order }}) as next_started_at
+    from plays
 
 ),
 
@@ -32,11 +44,19 @@ gaps as (
             when previous_ended_at is null then 1
             when {{ spotify_elt.milliseconds_between(
                 'previous_ended_at',
-                'played_at',
-            ) }} - ms_played > {{ gap_ms }} then 1
+                'started_at',
+            ) }} > {{ gap_ms }} then 1
             else 0
-        end as starts_session
-    from plays
+        end as starts_session,
+        case
+            when next_started_at is null then 1
+            when {{ spotify_elt.milliseconds_between(
+                'played_at',
+                'next_started_at',
+            ) }} > {{ gap_ms }} then 1
+            else 0
+        end as ends_session
+    from neighbours
 
 ),
 
@@ -44,39 +64,30 @@ numbered as (
 
     select
         *,
-        sum(starts_session) over (
-            partition by user_id order by played_at, play_sk rows between unbounded preceding and current row
-        ) as session_number
+        sum(starts_session) over ({{ in_order }} rows between unbounded preceding and current row)
+            as session_number
     from gaps
 
 ),
 
-ordered as (
-
-    select
-        *,
-        row_number() over (partition by user_id, session_number order by started_at, play_sk) as from_start,
-        row_number() over (partition by user_id, session_number order by played_at desc, play_sk desc) as from_end
-    from numbered
-
-),
-
+-- The first and last plays in time order give the local start and end: on the night a DST
+-- change repeats an hour, the wall clock is not in time order.
 sessions as (
 
     select
         user_sk,
         user_id,
         session_number,
-        max(case when from_start = 1 then play_sk end) as first_play_sk,
+        max(case when starts_session = 1 then play_sk end) as first_play_sk,
         min(started_at) as started_at,
         max(played_at) as ended_at,
-        max(case when from_start = 1 then started_at_local end) as started_at_local,
-        max(case when from_end = 1 then played_at_local end) as ended_at_local,
+        max(case when starts_session = 1 then started_at_local end) as started_at_local,
+        max(case when ends_session = 1 then played_at_local end) as ended_at_local,
         count(*) as plays,
         count(distinct case when content_type = 'track' then track_sk end) as distinct_tracks,
         sum(ms_played) as ms_played,
         coalesce(sum(skipped_plays), 0) as skipped_plays
-    from ordered
+    from numbered
     group by user_sk, user_id, session_number
 
 ),
