@@ -259,10 +259,6 @@ def docs() -> None:
     out.print(f"Docs written to {generate_docs(_settings())}", highlight=False)
 
 
-def _arrives_with(issue: int, what: str) -> None:
-    raise _fail(f"{what} arrives with issue #{issue}; this version does not have it yet")
-
-
 class _ProgressBar:
     """The import's progress on stderr: a bar that follows DuckDB's own query progress."""
 
@@ -349,8 +345,36 @@ def import_export(
 @app.command()
 @command
 def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501) -> None:
-    """Serve the dashboard on loopback."""
-    _arrives_with(6, "`dashboard`")
+    """Serve the dashboard (Streamlit) on loopback; Ctrl-C stops it."""
+    import signal
+
+    from ingestion.dashboard.server import serve
+    from ingestion.warehouse import describe_target
+
+    settings = _settings()  # a bad setting is one line here, before anything starts
+    # Streamlit runs as a child process (ingestion/dashboard/server.py says why).
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` and a closed terminal stop the dashboard as Ctrl-C does: the server child is in a
+    # session of its own and would outlive this process otherwise.
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP is POSIX only
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
+    try:
+        with serve(port) as served:
+            out.print(f"Dashboard at [bold]{served.url}[/]", highlight=False)
+            out.print(
+                f"Reading {describe_target(settings)}. Ctrl-C stops it.",
+                highlight=False, markup=False,
+            )  # fmt: skip
+            status = served.process.wait()
+    except KeyboardInterrupt:
+        return
+    raise _fail(
+        f"the dashboard server stopped by itself with status {status}; its messages are above"
+    )
 
 
 @app.command()

@@ -12,6 +12,10 @@ fi
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     apt_install postgresql
 fi
+# The dashboard's browser test drives Debian's headless Chromium (Playwright, no download).
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+fi
 
 sync_environment
 say "running the test suite"

@@ -1,0 +1,1 @@
+"""The dashboard (`spotify-elt dashboard`): Streamlit pages over the marts, read-only."""
