@@ -356,18 +356,23 @@ def _order(
     return (first.desc(), second.desc())
 
 
-def top_tracks(connection: Connection, filters: Filters) -> pd.DataFrame:
-    """The most played tracks of the range, by plays or minutes (`filters.rank_by`)."""
-    daily = agg_daily_track_listening
+def _top(daily: sa.Table, key: str, filters: Filters) -> sa.Subquery:
+    """The `filters.limit` items (`key` of a daily mart) with the most plays or minutes."""
+    item = daily.c[key]
     plays, ms = sa.func.sum(daily.c.plays), sa.func.sum(daily.c.ms_played)
-    ranked = (
-        sa.select(daily.c.track_sk, plays.label("plays"), ms.label("ms_played"))
+    return (
+        sa.select(item, plays.label("plays"), ms.label("ms_played"))
         .where(_in_range(daily, filters))
-        .group_by(daily.c.track_sk)
-        .order_by(*_order(plays, ms, filters), daily.c.track_sk)
+        .group_by(item)
+        .order_by(*_order(plays, ms, filters), item)
         .limit(filters.limit)
         .subquery("ranked")
     )
+
+
+def top_tracks(connection: Connection, filters: Filters) -> pd.DataFrame:
+    """The most played tracks of the range, by plays or minutes (`filters.rank_by`)."""
+    ranked = _top(agg_daily_track_listening, "track_sk", filters)
     statement = _named_tracks(ranked, ranked.c.plays, ranked.c.ms_played, ranked.c.track_sk)
     statement = statement.order_by(
         *_order(ranked.c.plays, ranked.c.ms_played, filters), ranked.c.track_sk
@@ -377,16 +382,7 @@ def top_tracks(connection: Connection, filters: Filters) -> pd.DataFrame:
 
 def top_artists(connection: Connection, filters: Filters) -> pd.DataFrame:
     """The most played artists of the range; a play counts for every credited artist."""
-    daily = agg_daily_artist_listening
-    plays, ms = sa.func.sum(daily.c.plays), sa.func.sum(daily.c.ms_played)
-    ranked = (
-        sa.select(daily.c.artist_sk, plays.label("plays"), ms.label("ms_played"))
-        .where(_in_range(daily, filters))
-        .group_by(daily.c.artist_sk)
-        .order_by(*_order(plays, ms, filters), daily.c.artist_sk)
-        .limit(filters.limit)
-        .subquery("ranked")
-    )
+    ranked = _top(agg_daily_artist_listening, "artist_sk", filters)
     statement = (
         sa.select(dim_artists.c.artist_name, ranked.c.plays, ranked.c.ms_played, ranked.c.artist_sk)
         .select_from(ranked)
@@ -398,16 +394,7 @@ def top_artists(connection: Connection, filters: Filters) -> pd.DataFrame:
 
 def top_albums(connection: Connection, filters: Filters) -> pd.DataFrame:
     """The most played albums of the range, with the album's main artist."""
-    daily = agg_daily_track_listening
-    plays, ms = sa.func.sum(daily.c.plays), sa.func.sum(daily.c.ms_played)
-    ranked = (
-        sa.select(daily.c.album_sk, plays.label("plays"), ms.label("ms_played"))
-        .where(_in_range(daily, filters))
-        .group_by(daily.c.album_sk)
-        .order_by(*_order(plays, ms, filters), daily.c.album_sk)
-        .limit(filters.limit)
-        .subquery("ranked")
-    )
+    ranked = _top(agg_daily_track_listening, "album_sk", filters)
     statement = (
         sa.select(
             dim_albums.c.album_name,
