@@ -10,9 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +17,7 @@ from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from ingestion.errors import SpotifyEltError
+from ingestion.servers import wait_for_health
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAG_ID = "spotify_elt"
@@ -107,18 +105,12 @@ def password(home: Path) -> str:
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     """Wait for the API server's health check; fail if Airflow exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AirflowError(f"airflow standalone exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:  # noqa: S310 - our loopback URL
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(1)
-    raise AirflowError(f"Airflow did not answer at {url} within {timeout:.0f} s")
+    try:
+        status = wait_for_health(f"{url}/api/v2/monitor/health", process, timeout, poll_seconds=1)
+    except TimeoutError:
+        raise AirflowError(f"Airflow did not answer at {url} within {timeout:.0f} s") from None
+    if status is not None:
+        raise AirflowError(f"airflow standalone exited with status {status}")
 
 
 @contextmanager

@@ -13,15 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.errors import SpotifyEltError
+from ingestion.servers import wait_for_health
 
 APP = Path(__file__).with_name("app.py")
 HOST = "127.0.0.1"
@@ -70,21 +68,17 @@ def port_in_use(port: int) -> bool:
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     """Wait for Streamlit's health check; fail if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DashboardError(
-                f"the dashboard server exited with status {process.returncode} before it "
-                "answered; its messages are above"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310 - our loopback URL
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise DashboardError(f"the dashboard did not answer at {url} within {timeout:.0f} s")
+    try:
+        status = wait_for_health(f"{url}/_stcore/health", process, timeout, poll_seconds=0.3)
+    except TimeoutError:
+        raise DashboardError(
+            f"the dashboard did not answer at {url} within {timeout:.0f} s"
+        ) from None
+    if status is not None:
+        raise DashboardError(
+            f"the dashboard server exited with status {status} before it answered; its "
+            "messages are above"
+        )
 
 
 @contextmanager
