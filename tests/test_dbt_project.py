@@ -28,6 +28,7 @@ from conftest import (
     sqlserver_database,
 )
 
+import ingestion.warehouse as warehouse_module
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
 from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
@@ -60,7 +61,7 @@ DESIGN_COLUMNS = {
 # Issue #6: the analytics marts over fct_plays (models/marts/analytics).
 ANALYTICS_MARTS = [
     "agg_daily_listening", "agg_daily_track_listening", "agg_daily_artist_listening",
-    "agg_hourly_listening", "agg_top_items", "agg_weekly_discoveries", "agg_on_repeat_tracks",
+    "agg_hourly_listening", "agg_weekly_discoveries", "agg_on_repeat_tracks",
     "agg_rediscover_tracks", "fct_listening_sessions", "fct_listening_streaks",
     "fct_artist_streaks", "fct_discoveries",
 ]  # fmt: skip
@@ -92,7 +93,8 @@ def query(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
 
 
 def snapshot(env: dict[str, str], *, with_loaded_at: bool) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every mart, sorted; `loaded_at` differs between warehouses loaded apart."""
+    """Every row of every mart, sorted; `loaded_at` differs between warehouses loaded apart,
+    `transformed_at` between runs."""
     engine = sa.create_engine(engine_url(settings_from(env)))
     tables: dict[str, list[tuple[Any, ...]]] = {}
     try:
@@ -101,7 +103,8 @@ def snapshot(env: dict[str, str], *, with_loaded_at: bool) -> dict[str, list[tup
                 columns = [
                     column["name"]
                     for column in sa.inspect(connection).get_columns(table, schema="marts")
-                    if with_loaded_at or column["name"] != "loaded_at"
+                    if column["name"] != "transformed_at"
+                    and (with_loaded_at or column["name"] != "loaded_at")
                 ]
                 rows = connection.execute(
                     sa.text(f"select {', '.join(columns)} from marts.{table}")
@@ -192,6 +195,29 @@ def built(request: pytest.FixtureRequest) -> dict[str, str]:
     """The sample data loaded and `spotify-elt transform` run (dbt build passed) on a target."""
     env: dict[str, str] = request.getfixturevalue(f"{request.param}_built")
     return env
+
+
+def test_dbt_unit_tests_pass(built: dict[str, str], tmp_path: Path) -> None:
+    """`spotify-elt transform` leaves dbt's unit tests out (ingestion/transform.py): here they
+    run on each warehouse, over its built marts (dbt reads their column types)."""
+    environment = {
+        **base_environment(),
+        **settings_from(built).dbt_environment(),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "dbt"), "test", "--select", "test_type:unit",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path / "target")],
+        env=environment, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    unit_tests = sum(
+        len(re.findall(r"(?m)^  - name: ", path.read_text(encoding="utf-8")))
+        for path in (DBT_PROJECT_DIR / "models").rglob("*unit_tests.yml")
+    )
+    assert unit_tests >= 18
+    assert f"PASS={unit_tests} " in result.stdout, result.stdout[-2000:]
 
 
 def test_marts_have_the_design_names_and_columns(built: dict[str, str]) -> None:
@@ -481,7 +507,9 @@ def test_marts_are_identical_on_every_warehouse(
         assert compared[table] == rows, table
 
 
-def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None:
+def test_incremental_runs_give_what_a_full_refresh_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {
         "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
         "SPOTIFY_ELT_USER_TIMEZONES": SAMPLE_ZONES,
@@ -496,6 +524,11 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
     [(after_sample,)] = query(env, count)
     assert 0 < halfway < after_sample == len(sample_plays())
     [(all_facts,)] = query(env, "select count(*) from marts.fct_plays")
+
+    # The next loads are an hour and two hours later: the incremental look-back no longer
+    # reaches the sample's loads, so the runs below redo only what those loads change.
+    started = utc_now()
+    monkeypatch.setattr(warehouse_module, "utc_now", lambda: started + timedelta(hours=1))
 
     # A play that arrives late: older than everything, its track renamed and credits reversed
     # since. The dimensions must keep what the newer plays say, as a full rebuild would.
@@ -515,11 +548,59 @@ def test_incremental_runs_give_what_a_full_refresh_gives(tmp_path: Path) -> None
     )
     assert name == item["track"]["name"]
 
+    # Spotify credits one more artist on a track heard on many days: a poll two hours later
+    # plays it as before, one three hours later with the new credit. Every day it was played is
+    # redone in the artist marts (int_track_attribution), as a full rebuild would credit the new
+    # artist on each. (Each run also redoes the loads of the previous one, within the
+    # look-back: two polls keep the sample's loads out of this one.)
+    days_by_track: dict[str, set[str]] = {}
+    for (listener, played_at), play in sample_plays().items():
+        if listener == user_id:
+            days_by_track.setdefault(play["track"]["uri"], set()).add(played_at[:10])
+    uri = max(days_by_track, key=lambda track: (len(days_by_track[track]), track))
+    assert len(days_by_track[uri]) > 3
+    track_play = next(
+        play for (_, _), play in sample_plays().items() if play["track"]["uri"] == uri
+    )
+    featured = dict(track_play["track"]["artists"][0])
+    featured.update(
+        id="0featuredartist000000a", name="Featured", uri="spotify:artist:0featuredartist000000a"
+    )
+    for hours, day, artists in [
+        (2, 19, track_play["track"]["artists"]),
+        (3, 20, [*track_play["track"]["artists"], featured]),
+    ]:
+        newer = json.loads(json.dumps(track_play))
+        newer["track"]["artists"] = artists
+        newer["played_at"] = f"2026-11-{day}T12:00:00.000Z"
+        monkeypatch.setattr(
+            warehouse_module, "utc_now", lambda hours=hours: started + timedelta(hours=hours)
+        )
+        with Warehouse(settings_from(env)) as warehouse:
+            warehouse.land_plays(
+                Batch(new_batch_id(), "api", user_id, "succeeded", utc_now()),
+                [Play(user_id, datetime(2026, 11, day, 12), json.dumps(newer))],
+            )
+        transform(env, tmp_path)
+    [(rewritten,)] = query(
+        env,
+        "select count(*) from marts.fct_plays "
+        "where transformed_at = (select max(transformed_at) from marts.fct_plays)",
+    )
+    assert rewritten < all_facts / 10
+    [(featured_days,)] = query(
+        env,
+        "select count(*) from marts.agg_daily_artist_listening as days "
+        "join marts.dim_artists as artists on days.artist_sk = artists.artist_sk "
+        "where artists.artist_name = 'Featured'",
+    )
+    assert featured_days > 3
+
     # Kenji moves to UTC: an incremental run redoes his plays (and only needs the new zone).
     env["SPOTIFY_ELT_USER_TIMEZONES"] = SAMPLE_ZONES.replace("Asia/Tokyo", "UTC")
     transform(env, tmp_path)
     incremental = snapshot(env, with_loaded_at=True)
-    assert len(incremental["fct_plays"]) == all_facts + 1
+    assert len(incremental["fct_plays"]) == all_facts + 3
     assert query(
         env,
         "select count(*) from marts.fct_plays where user_id = 'demo-kenji' "

@@ -44,7 +44,8 @@
     )
 {%- endmacro %}
 
-{#- Users whose configured zone is no longer the one their plays are in: all their plays are redone. -#}
+{#- Users whose configured zone is no longer the one their plays are in: all their plays are
+    redone. Only the pre-hook can ask this: the model runs after its delete (fct_plays.sql). -#}
 {% macro rezoned_users() -%}
     select distinct facts.user_id
     from {{ this }} as facts

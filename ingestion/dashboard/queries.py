@@ -80,8 +80,7 @@ agg_daily_listening = _mart(
     user_sk=TEXT, date_key=INT, listening_date=DATE, plays=INT, counted_streams=INT,
     ms_played=BIGINT, minutes_played=MINUTES, track_plays=INT, episode_plays=INT,
     audiobook_plays=INT, track_minutes=MINUTES, episode_minutes=MINUTES,
-    audiobook_minutes=MINUTES, plays_with_skip_data=INT, skipped_plays=INT, new_tracks=INT,
-    new_artists=INT,
+    audiobook_minutes=MINUTES, plays_with_skip_data=INT, skipped_plays=INT,
 )  # fmt: skip
 agg_daily_track_listening = _mart(
     "agg_daily_track_listening",
@@ -278,10 +277,16 @@ def overview_totals(connection: Connection, filters: Filters) -> pd.DataFrame:
         _sum(daily.c.audiobook_minutes).label("audiobook_minutes"),
         _sum(daily.c.plays_with_skip_data).label("plays_with_skip_data"),
         _sum(daily.c.skipped_plays).label("skipped_plays"),
-        _sum(daily.c.new_tracks).label("new_tracks"),
-        _sum(daily.c.new_artists).label("new_artists"),
     ).where(_in_range(daily, filters))
     frame = read_frame(connection, totals)
+    # A discovery is a row of fct_discoveries, dated on its first stream.
+    discoveries = fct_discoveries
+    for kind in ("track", "artist"):
+        frame[f"new_{kind}s"] = connection.execute(
+            sa.select(sa.func.count()).where(
+                _in_range(discoveries, filters), discoveries.c.discovery_type == kind
+            )
+        ).scalar_one()
     # Distinct counts over a range cannot be summed from days: count them from the day-item marts.
     tracks = agg_daily_track_listening
     artists = agg_daily_artist_listening
@@ -299,7 +304,7 @@ def overview_totals(connection: Connection, filters: Filters) -> pd.DataFrame:
 
 
 def daily_listening(connection: Connection, filters: Filters) -> pd.DataFrame:
-    """One row per local day with plays: plays, minutes by content type, discoveries."""
+    """One row per local day with plays: plays and minutes by content type."""
     daily = agg_daily_listening
     statement = (
         sa.select(
@@ -310,8 +315,6 @@ def daily_listening(connection: Connection, filters: Filters) -> pd.DataFrame:
             daily.c.track_minutes,
             daily.c.episode_minutes,
             daily.c.audiobook_minutes,
-            daily.c.new_tracks,
-            daily.c.new_artists,
         )
         .where(_in_range(daily, filters))
         .order_by(daily.c.date_key)

@@ -9,7 +9,8 @@
 
     Incremental runs redo whole (user, UTC day) windows (macros/plays.sql). Each row keeps the
     zone its local time is in: when a user's configured zone changes, the next run redoes that
-    user's plays. -#}
+    user's plays. `transformed_at` says which run wrote a row: the incremental analytics marts
+    redo the days with rows written since their own last run (macros/analytics.sql). -#}
 {{
     config(
         materialized='incremental',
@@ -39,9 +40,14 @@ read_days as (
 
 ),
 
+-- The pre-hook has deleted the plays of every user whose zone changed, so they are the users
+-- with no row left (a new user too: all their plays are new anyway). Comparing zones here, after
+-- the delete, would find none of them, and their plays would be lost.
 rezoned_users as (
 
-    {{ spotify_elt.rezoned_users() }}
+    select users.user_id
+    from {{ ref('dim_users') }} as users
+    where users.user_id not in (select facts.user_id from {{ this }} as facts)
 
 ),
 
@@ -326,7 +332,8 @@ final as (
         cast(incognito_mode as {{ spotify_elt.type_boolean() }}) as incognito_mode,
         cast(source as {{ spotify_elt.type_text() }}) as source,
         cast(export_record_key as {{ spotify_elt.type_key() }}) as export_record_key,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at,
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from localised
 
 )

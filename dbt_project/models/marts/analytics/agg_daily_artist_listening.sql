@@ -1,9 +1,36 @@
 {#- Grain: one row per listener, local day and artist credited on a track played that day.
     A play counts once for each of its track's artists, so the artists' plays add up to more
-    than the day's plays when duets were played. -#}
-with artist_plays as (
+    than the day's plays when duets were played. Incremental over (listener, local day)
+    windows (macros/analytics.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['user_sk', 'date_key', 'artist_sk'],
+        pre_hook="{{ spotify_elt.delete_analytics_windows() }}",
+    )
+}}
+-- depends_on: {{ ref('fct_plays') }}
+-- depends_on: {{ ref('int_track_attribution') }}
 
-    select * from {{ ref('int_artist_plays_credited') }}
+with
+
+{%- if spotify_elt.is_incremental_run() %}
+
+windows as (
+
+    {{ spotify_elt.analytics_windows() }}
+
+),
+
+{%- endif %}
+
+artist_plays as (
+
+    select plays.* from {{ ref('int_artist_plays_credited') }} as plays
+    {%- if spotify_elt.is_incremental_run() %}
+    where {{ spotify_elt.in_windows('plays') }}
+    {%- endif %}
 
 ),
 
@@ -34,7 +61,8 @@ final as (
         cast(plays as {{ spotify_elt.type_integer() }}) as plays,
         cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
         cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
-        {{ spotify_elt.minutes('ms_played') }} as minutes_played
+        {{ spotify_elt.minutes('ms_played') }} as minutes_played,
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from grouped
 
 )

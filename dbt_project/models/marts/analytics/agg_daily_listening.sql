@@ -1,20 +1,58 @@
 {#- Grain: one row per listener and local day with at least one play. Skips are known only for
-    plays the privacy export describes (`plays_with_skip_data`); the API does not report them. -#}
-with plays as (
+    plays the privacy export describes (`plays_with_skip_data`); the API does not report them.
+    The day's discoveries are fct_discoveries' rows of that date_key: a discovery moves when an
+    earlier play arrives, and a count of them here would go stale on the day it left. Incremental
+    over (listener, local day) windows (macros/analytics.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['user_sk', 'date_key'],
+        pre_hook="{{ spotify_elt.delete_analytics_windows() }}",
+    )
+}}
+-- depends_on: {{ ref('fct_plays') }}
+-- depends_on: {{ ref('int_track_attribution') }}
 
-    select * from {{ ref('int_plays_dated') }}
+with
+
+{%- if spotify_elt.is_incremental_run() %}
+
+windows as (
+
+    {{ spotify_elt.analytics_windows() }}
 
 ),
 
-artist_plays as (
+{%- endif %}
 
-    select * from {{ ref('int_artist_plays_credited') }}
+plays as (
+
+    select plays.* from {{ ref('int_plays_dated') }} as plays
+    {%- if spotify_elt.is_incremental_run() %}
+    where {{ spotify_elt.in_windows('plays') }}
+    {%- endif %}
 
 ),
 
-discoveries as (
+-- The daily track and artist marts are up to date for these windows: they run first.
+track_days as (
 
-    select * from {{ ref('fct_discoveries') }}
+    select track_days.* from {{ ref('agg_daily_track_listening') }} as track_days
+    {%- if spotify_elt.is_incremental_run() %}
+    where {{ spotify_elt.in_windows('track_days') }}
+    {%- endif %}
+
+),
+
+artist_days as (
+
+    select artist_days.* from {{ ref('agg_daily_artist_listening') }} as artist_days
+    where
+        artist_days.artist_sk <> {{ spotify_elt.unknown_key() }}
+    {%- if spotify_elt.is_incremental_run() %}
+        and {{ spotify_elt.in_windows('artist_days') }}
+        {%- endif %}
 
 ),
 
@@ -28,7 +66,6 @@ days as (
         count(*) as plays,
         sum(counted_streams) as counted_streams,
         sum(ms_played) as ms_played,
-        count(distinct case when content_type = 'track' then track_sk end) as distinct_tracks,
         sum(case when content_type = 'track' then 1 else 0 end) as track_plays,
         sum(case when content_type = 'episode' then 1 else 0 end) as episode_plays,
         sum(case when content_type = 'audiobook' then 1 else 0 end) as audiobook_plays,
@@ -42,26 +79,24 @@ days as (
 
 ),
 
+tracks as (
+
+    select
+        user_id,
+        date_key,
+        count(*) as distinct_tracks
+    from track_days
+    group by user_id, date_key
+
+),
+
 artists as (
 
     select
         user_id,
         date_key,
-        count(distinct artist_sk) as distinct_artists
-    from artist_plays
-    where artist_sk <> {{ spotify_elt.unknown_key() }}
-    group by user_id, date_key
-
-),
-
-new_items as (
-
-    select
-        user_id,
-        date_key,
-        sum(case when discovery_type = 'track' then 1 else 0 end) as new_tracks,
-        sum(case when discovery_type = 'artist' then 1 else 0 end) as new_artists
-    from discoveries
+        count(*) as distinct_artists
+    from artist_days
     group by user_id, date_key
 
 ),
@@ -77,7 +112,7 @@ final as (
         cast(days.counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
         cast(days.ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
         {{ spotify_elt.minutes('days.ms_played') }} as minutes_played,
-        cast(days.distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks,
+        cast(coalesce(tracks.distinct_tracks, 0) as {{ spotify_elt.type_integer() }}) as distinct_tracks,
         cast(coalesce(artists.distinct_artists, 0) as {{ spotify_elt.type_integer() }}) as distinct_artists,
         cast(days.track_plays as {{ spotify_elt.type_integer() }}) as track_plays,
         cast(days.episode_plays as {{ spotify_elt.type_integer() }}) as episode_plays,
@@ -88,13 +123,12 @@ final as (
         cast(days.plays_with_skip_data as {{ spotify_elt.type_integer() }}) as plays_with_skip_data,
         cast(days.skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
         {{ spotify_elt.share('days.skipped_plays', 'days.plays_with_skip_data') }} as skip_rate,
-        cast(coalesce(new_items.new_tracks, 0) as {{ spotify_elt.type_integer() }}) as new_tracks,
-        cast(coalesce(new_items.new_artists, 0) as {{ spotify_elt.type_integer() }}) as new_artists
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from days
+    left join tracks
+        on days.user_id = tracks.user_id and days.date_key = tracks.date_key
     left join artists
         on days.user_id = artists.user_id and days.date_key = artists.date_key
-    left join new_items
-        on days.user_id = new_items.user_id and days.date_key = new_items.date_key
 
 )
 

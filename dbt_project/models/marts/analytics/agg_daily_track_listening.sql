@@ -1,9 +1,37 @@
 {#- Grain: one row per listener, local day and track played that day (music only). Sum it over
-    any range of days for top tracks, or by `album_sk` for top albums. -#}
-with plays as (
+    any range of days for top tracks, or by `album_sk` for top albums. Incremental over
+    (listener, local day) windows (macros/analytics.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['user_sk', 'date_key', 'track_sk'],
+        pre_hook="{{ spotify_elt.delete_analytics_windows() }}",
+    )
+}}
+-- depends_on: {{ ref('fct_plays') }}
+-- depends_on: {{ ref('int_track_attribution') }}
 
-    select * from {{ ref('int_plays_dated') }}
-    where content_type = 'track'
+with
+
+{%- if spotify_elt.is_incremental_run() %}
+
+windows as (
+
+    {{ spotify_elt.analytics_windows() }}
+
+),
+
+{%- endif %}
+
+plays as (
+
+    select plays.* from {{ ref('int_plays_dated') }} as plays
+    where
+        plays.content_type = 'track'
+    {%- if spotify_elt.is_incremental_run() %}
+        and {{ spotify_elt.in_windows('plays') }}
+        {%- endif %}
 
 ),
 
@@ -38,7 +66,8 @@ final as (
         cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
         cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays
+        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from grouped
 
 )

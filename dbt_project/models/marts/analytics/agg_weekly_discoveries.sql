@@ -1,6 +1,7 @@
 {#- Grain: one row per listener and local week (Monday to Sunday) with a counted stream of a
     track. The discovery rate is the share of the week's tracks (artists) heard for the first
     time that week. The listener's first week in the warehouse is flagged: all of it is new. -#}
+{#- From the daily marts, not the plays: a week's distinct tracks are its distinct daily rows. -#}
 with track_weeks as (
 
     select
@@ -8,8 +9,8 @@ with track_weeks as (
         user_id,
         {{ spotify_elt.week_start('listening_date') }} as week_start_date,
         track_sk
-    from {{ ref('int_plays_dated') }}
-    where content_type = 'track' and counted_streams = 1
+    from {{ ref('agg_daily_track_listening') }}
+    where counted_streams > 0
 
 ),
 
@@ -19,8 +20,8 @@ artist_weeks as (
         user_id,
         {{ spotify_elt.week_start('listening_date') }} as week_start_date,
         artist_sk
-    from {{ ref('int_artist_plays_credited') }}
-    where counted_streams = 1 and artist_sk <> {{ spotify_elt.unknown_key() }}
+    from {{ ref('agg_daily_artist_listening') }}
+    where counted_streams > 0 and artist_sk <> {{ spotify_elt.unknown_key() }}
 
 ),
 

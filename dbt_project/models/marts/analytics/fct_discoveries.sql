@@ -2,7 +2,25 @@
     stream (30 s or more) of it in the warehouse: a skip is not a discovery. "First" is in UTC:
     in the hour a DST change repeats, the earlier play comes first even when its local time is
     later. The history starts with the listener's first load, so their first week finds
-    everything new (agg_weekly_discoveries flags it). -#}
+    everything new (agg_weekly_discoveries flags it).
+
+    Incremental: a pre-hook deletes the discoveries dated in a changed window and those of every
+    listener and item with a counted stream in one (macros/analytics.sql); the model then
+    finds, from the daily marts, every listener and item with counted streams but no
+    discovery, and looks for the first stream among that item's plays on its first local day
+    and the next: a local date can step back a day at most (a zone's clocks going back across
+    midnight), so the first stream in UTC is on one of them. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='discovery_sk',
+        pre_hook="{{ spotify_elt.delete_changed_discoveries() }}",
+    )
+}}
+-- depends_on: {{ ref('fct_plays') }}
+-- depends_on: {{ ref('int_track_attribution') }}
+
 with credits as (
 
     select
@@ -13,17 +31,83 @@ with credits as (
 
 ),
 
+-- Every listener and item with a counted stream, without a discovery yet on an incremental run.
+track_items as (
+
+    select
+        track_days.user_id,
+        track_days.track_sk,
+        min(track_days.listening_date) as first_listening_date,
+        sum(track_days.counted_streams) as total_plays
+    from {{ ref('agg_daily_track_listening') }} as track_days
+    where
+        track_days.counted_streams > 0
+    {%- if spotify_elt.is_incremental_run() %}
+        and not exists (
+            select 1 from {{ this }} as discovered
+            where
+                discovered.discovery_type = 'track'
+                and discovered.user_id = track_days.user_id
+                and discovered.track_sk = track_days.track_sk
+        )
+        {%- endif %}
+    group by track_days.user_id, track_days.track_sk
+
+),
+
+artist_items as (
+
+    select
+        artist_days.user_id,
+        artist_days.artist_sk,
+        min(artist_days.listening_date) as first_listening_date,
+        sum(artist_days.counted_streams) as total_plays
+    from {{ ref('agg_daily_artist_listening') }} as artist_days
+    where
+        artist_days.counted_streams > 0
+        and artist_days.artist_sk <> {{ spotify_elt.unknown_key() }}
+    {%- if spotify_elt.is_incremental_run() %}
+        and not exists (
+            select 1 from {{ this }} as discovered
+            where
+                discovered.discovery_type = 'artist'
+                and discovered.user_id = artist_days.user_id
+                and discovered.artist_sk = artist_days.artist_sk
+        )
+        {%- endif %}
+    group by artist_days.user_id, artist_days.artist_sk
+
+),
+
 track_streams as (
 
-    select * from {{ ref('int_plays_dated') }}
-    where content_type = 'track' and counted_streams = 1
+    select
+        item_plays.*,
+        track_items.total_plays
+    from {{ ref('int_plays_dated') }} as item_plays
+    inner join track_items
+        on
+            item_plays.user_id = track_items.user_id
+            and item_plays.track_sk = track_items.track_sk
+            and item_plays.listening_date >= track_items.first_listening_date
+            and item_plays.listening_date <= {{ dbt.dateadd('day', 1, 'track_items.first_listening_date') }}
+    where item_plays.content_type = 'track' and item_plays.counted_streams = 1
 
 ),
 
 artist_streams as (
 
-    select * from {{ ref('int_artist_plays_credited') }}
-    where counted_streams = 1 and artist_sk <> {{ spotify_elt.unknown_key() }}
+    select
+        item_plays.*,
+        artist_items.total_plays
+    from {{ ref('int_artist_plays_credited') }} as item_plays
+    inner join artist_items
+        on
+            item_plays.user_id = artist_items.user_id
+            and item_plays.artist_sk = artist_items.artist_sk
+            and item_plays.listening_date >= artist_items.first_listening_date
+            and item_plays.listening_date <= {{ dbt.dateadd('day', 1, 'artist_items.first_listening_date') }}
+    where item_plays.counted_streams = 1
 
 ),
 
@@ -34,8 +118,7 @@ track_firsts as (
     select
         user_id,
         track_sk,
-        min(played_at) as first_played_at,
-        count(*) as total_plays
+        min(played_at) as first_played_at
     from track_streams
     group by user_id, track_sk
 
@@ -46,8 +129,7 @@ artist_firsts as (
     select
         user_id,
         artist_sk,
-        min(played_at) as first_played_at,
-        count(*) as total_plays
+        min(played_at) as first_played_at
     from artist_streams
     group by user_id, artist_sk
 
@@ -67,7 +149,7 @@ first_tracks as (
         track_streams.played_at_local,
         track_streams.date_key,
         track_streams.listening_date,
-        track_firsts.total_plays
+        track_streams.total_plays
     from track_firsts
     inner join track_streams
         on
@@ -93,7 +175,7 @@ first_artists as (
         artist_streams.played_at_local,
         artist_streams.date_key,
         artist_streams.listening_date,
-        artist_firsts.total_plays
+        artist_streams.total_plays
     from artist_firsts
     inner join artist_streams
         on
@@ -128,7 +210,8 @@ final as (
         cast(played_at as {{ spotify_elt.type_timestamp() }}) as first_played_at,
         cast(played_at_local as {{ spotify_elt.type_timestamp() }}) as first_played_at_local,
         {{ spotify_elt.week_start('listening_date') }} as week_start_date,
-        cast(total_plays as {{ spotify_elt.type_bigint() }}) as total_plays
+        cast(total_plays as {{ spotify_elt.type_bigint() }}) as total_plays,
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from discoveries
 
 )

@@ -2,27 +2,65 @@
     `ms_played` to `played_at`; a session ends when the next play starts more than
     `session_gap_minutes` (var, default 30) after the previous one ended. Gaps are measured in
     UTC, so a DST change never splits or joins a session, and its length is real time. Podcasts
-    and audiobooks belong to sessions too. -#}
+    and audiobooks belong to sessions too. Incremental: a run deletes each listener's sessions
+    from shortly before their earliest changed day (macros/analytics.sql) and sessions the plays
+    after the last session that remains. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_sk',
+        pre_hook="{{ spotify_elt.delete_sessions_from_windows() }}",
+    )
+}}
+-- depends_on: {{ ref('fct_plays') }}
 {%- set gap_ms = (var('session_gap_minutes') | int) * 60000 %}
 
 {#- One sort: every window below shares `partition by user_id order by played_at, play_sk`. -#}
 {%- set in_order = 'partition by user_id order by played_at, play_sk' %}
 
-with plays as (
+with
+
+{%- if spotify_elt.is_incremental_run() %}
+
+remaining as (
 
     select
-        play_sk,
-        user_sk,
         user_id,
-        played_at,
-        played_at_local,
-        content_type,
-        track_sk,
-        ms_played,
-        skipped_plays,
-        {{ spotify_elt.minus_milliseconds('played_at', 'ms_played') }} as started_at,
-        {{ spotify_elt.minus_milliseconds('played_at_local', 'ms_played') }} as started_at_local
-    from {{ ref('int_plays_dated') }}
+        max(ended_at) as last_ended_at,
+        max(session_number) as sessions
+    from {{ this }}
+    group by user_id
+
+),
+
+{%- endif %}
+
+plays as (
+
+    select
+        plays.play_sk,
+        plays.user_sk,
+        plays.user_id,
+        plays.played_at,
+        plays.played_at_local,
+        plays.content_type,
+        plays.track_sk,
+        plays.ms_played,
+        plays.skipped_plays,
+        {{ spotify_elt.minus_milliseconds('plays.played_at', 'plays.ms_played') }} as started_at,
+        {{ spotify_elt.minus_milliseconds('plays.played_at_local', 'plays.ms_played') }} as started_at_local,
+        {%- if spotify_elt.is_incremental_run() %}
+        coalesce(remaining.sessions, 0) as earlier_sessions
+        {%- else %}
+            0 as earlier_sessions
+        {%- endif %}
+    from {{ ref('int_plays_dated') }} as plays
+    {%- if spotify_elt.is_incremental_run() %}
+    left join remaining
+        on plays.user_id = remaining.user_id
+    where remaining.last_ended_at is null or plays.played_at > remaining.last_ended_at
+    {%- endif %}
 
 ),
 
@@ -64,7 +102,8 @@ numbered as (
 
     select
         *,
-        sum(starts_session) over ({{ in_order }} rows between unbounded preceding and current row)
+        earlier_sessions
+        + sum(starts_session) over ({{ in_order }} rows between unbounded preceding and current row)
             as session_number
     from gaps
 
@@ -111,7 +150,8 @@ final as (
         cast(distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks,
         cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays
+        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
+        {{ spotify_elt.run_timestamp() }} as transformed_at
     from sessions
 
 )
