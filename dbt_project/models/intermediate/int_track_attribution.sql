@@ -45,41 +45,26 @@ attribution as (
 ),
 
 {%- if spotify_elt.is_incremental_run() %}
+{%- set attribution_columns = 'track_sk, album_sk, artist_sk, artist_position' %}
 
 -- Set differences compare nulls as equal: a track without credits is unchanged.
 changed_tracks as (
 
     select added.track_sk
     from (
-        select
-            track_sk,
-            album_sk,
-            artist_sk,
-            artist_position
+        select {{ attribution_columns }}
         from attribution
         except
-        select
-            track_sk,
-            album_sk,
-            artist_sk,
-            artist_position
+        select {{ attribution_columns }}
         from {{ this }}
     ) as added
     union
     select removed.track_sk
     from (
-        select
-            track_sk,
-            album_sk,
-            artist_sk,
-            artist_position
+        select {{ attribution_columns }}
         from {{ this }}
         except
-        select
-            track_sk,
-            album_sk,
-            artist_sk,
-            artist_position
+        select {{ attribution_columns }}
         from attribution
     ) as removed
 
