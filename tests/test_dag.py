@@ -146,7 +146,8 @@ def test_the_dag_loads_with_one_task_per_model_after_every_extract(
     dbt_tasks = [task for task in tasks if task.startswith("dbt.")]
     for task in dbt_tasks:
         assert "extract" in ancestors(tasks, task), f"{task} does not wait for the extract"
-    assert set(dbt_tasks) <= ancestors(tasks, "docs")
+    # The docs follow the build (not the tasks that report on it), and freshness the docs.
+    assert tasks["docs"]["upstream"] == ["dbt.dbt_producer_watcher"]
     assert tasks["extracted"]["trigger_rule"] == "all_done"  # a failed user still transforms
     assert set(tasks["fail_run_if_a_task_failed"]["upstream"]) == set(tasks) - {
         "fail_run_if_a_task_failed"
@@ -392,6 +393,8 @@ def test_a_whole_run_fills_the_marts(project: AirflowProject, first_run: Run) ->
     assert first_run.states[("extract", 0)] == first_run.states[("extract", 1)] == "success"
     assert (DBT_PROJECT_DIR / "target" / "index.html").stat().st_mtime >= project.started
     assert any('"new_plays": 12' in xcom for xcom in first_run.xcoms)
+    # The build ran the data tests and no unit test (the suite runs those).
+    assert "START test " in first_run.output and "START unit_test" not in first_run.output
     assert_nothing_leaked(project, first_run)
 
 
