@@ -114,28 +114,9 @@
     )
 {%- endmacro %}
 
-{#- A pre-hook: on an incremental run, delete the rows of the mart being built where
-    `condition` holds; the condition names the row `facts` (SQL Server) or the table's name. -#}
-{% macro delete_analytics_rows(condition) -%}
-    {%- if is_incremental() -%}
-        {{ return(adapter.dispatch('delete_analytics_rows', 'spotify_elt')(condition)) }}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro default__delete_analytics_rows(condition) -%}
-    delete from {{ this }}
-    where {{ condition | replace('facts.', this.identifier ~ '.') }}
-{%- endmacro %}
-
-{% macro sqlserver__delete_analytics_rows(condition) -%}
-    delete facts
-    from {{ this }} as facts
-    where {{ condition }}
-{%- endmacro %}
-
 {#- The pre-hook of a daily mart: its rows in the windows go. -#}
 {% macro delete_analytics_windows(with_attribution=true) -%}
-    {{ return(spotify_elt.delete_analytics_rows(
+    {{ return(spotify_elt.delete_where(
         spotify_elt.in_windows('facts', source='(' ~ spotify_elt.analytics_windows(with_attribution) ~ ')')
     )) }}
 {%- endmacro %}
@@ -146,7 +127,7 @@
     sessions that remain all end more than a gap before any play the model puts after them. -#}
 {% macro delete_sessions_from_windows() -%}
     {%- set before_minutes = (var('session_gap_minutes') | int) + 2 * 24 * 60 %}
-    {{ return(spotify_elt.delete_analytics_rows(
+    {{ return(spotify_elt.delete_where(
         'exists (select 1 from (select windows.user_id, min(windows.listening_date) as first_date from ('
         ~ spotify_elt.analytics_windows(with_attribution=false)
         ~ ') as windows group by windows.user_id) as firsts where firsts.user_id = facts.user_id and facts.ended_at >= '
@@ -179,7 +160,7 @@
         )
         {%- endfor %}
     {%- endset %}
-    {{ return(spotify_elt.delete_analytics_rows(condition)) }}
+    {{ return(spotify_elt.delete_where(condition)) }}
 {%- endmacro %}
 
 {#- Listener and artist pairs whose streaks fct_artist_streaks redoes: every pair with a day in
@@ -216,5 +197,5 @@
                 and windows.listening_date <= facts.ended_on_date
         )
     {%- endset %}
-    {{ return(spotify_elt.delete_analytics_rows(condition)) }}
+    {{ return(spotify_elt.delete_where(condition)) }}
 {%- endmacro %}

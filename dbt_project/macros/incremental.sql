@@ -71,3 +71,23 @@
     delete from {{ this }} where known_from = 'export'
     {%- endif -%}
 {%- endmacro %}
+
+{#- A pre-hook: on an incremental run, delete the model's rows where `condition` holds; the
+    condition names the row `facts`. -#}
+{% macro delete_where(condition) -%}
+    {%- if is_incremental() -%}
+        {{ return(adapter.dispatch('delete_where', 'spotify_elt')(condition)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__delete_where(condition) -%}
+    delete from {{ this }} as facts
+    where {{ condition }}
+{%- endmacro %}
+
+{#- T-SQL names the alias, not the table, after `delete`. -#}
+{% macro sqlserver__delete_where(condition) -%}
+    delete facts
+    from {{ this }} as facts
+    where {{ condition }}
+{%- endmacro %}

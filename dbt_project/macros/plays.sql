@@ -47,48 +47,23 @@
 {#- Users whose configured zone is no longer the one their plays are in: all their plays are
     redone. Only the pre-hook can ask this: the model runs after its delete (fct_plays.sql). -#}
 {% macro rezoned_users() -%}
-    select distinct facts.user_id
-    from {{ this }} as facts
+    select distinct plays.user_id
+    from {{ this }} as plays
     inner join {{ ref('dim_users') }} as users
-        on facts.user_id = users.user_id
-    where facts.timezone <> users.timezone
+        on plays.user_id = users.user_id
+    where plays.timezone <> users.timezone
 {%- endmacro %}
 
 {#- The pre-hook of an incremental fct_plays run: the windows it is about to recompute go first. -#}
 {% macro delete_recomputed_plays() -%}
-    {%- if is_incremental() -%}
-        {{ return(adapter.dispatch('delete_recomputed_plays', 'spotify_elt')()) }}
-    {%- endif -%}
+    {{ return(spotify_elt.delete_where(
+        'facts.user_id in (' ~ spotify_elt.rezoned_users() ~ ') or exists (select 1 from ('
+        ~ spotify_elt.changed_play_days([-1, 0, 1])
+        ~ ') as windows where windows.user_id = facts.user_id and windows.played_on = cast(facts.played_at as '
+        ~ spotify_elt.type_date() ~ '))'
+    )) }}
 {%- endmacro %}
 
-{% macro default__delete_recomputed_plays() -%}
-    delete from {{ this }}
-    where
-        user_id in ({{ spotify_elt.rezoned_users() }})
-        or exists (
-            select 1
-            from ({{ spotify_elt.changed_play_days([-1, 0, 1]) }}) as windows
-            where
-                windows.user_id = {{ this.identifier }}.user_id
-                and windows.played_on = cast({{ this.identifier }}.played_at as {{ spotify_elt.type_date() }})
-        )
-{%- endmacro %}
-
-{% macro sqlserver__delete_recomputed_plays() -%}
-    delete facts
-    from {{ this }} as facts
-    where
-        facts.user_id in ({{ spotify_elt.rezoned_users() }})
-        or exists (
-            select 1
-            from ({{ spotify_elt.changed_play_days([-1, 0, 1]) }}) as windows
-            where
-                windows.user_id = facts.user_id
-                and windows.played_on = cast(facts.played_at as date)
-        )
-{%- endmacro %}
-
-{#- Milliseconds from `first` to `second` (SQL Server's datediff is an int: _big for safety). -#}
 {% macro milliseconds_between(first, second) %}{{ return(adapter.dispatch('milliseconds_between', 'spotify_elt')(first, second)) }}{% endmacro %}
 {% macro default__milliseconds_between(first, second) %}{{ dbt.datediff(first, second, 'millisecond') }}{% endmacro %}
 {% macro sqlserver__milliseconds_between(first, second) %}datediff_big(millisecond, {{ first }}, {{ second }}){% endmacro %}
