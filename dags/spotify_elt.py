@@ -58,8 +58,8 @@ def spotify_elt() -> None:
     config.read_results_after_the_build(models)
     extracted >> loaded >> models
     # The docs read the built tables, so they follow the build itself, beside the per-model
-    # tasks that report on it. Freshness last, after the build and whatever became of it: it
-    # only reports, and on DuckDB it must not open the file while the build writes it.
+    # tasks that only read its results. Freshness after the build and whatever became of it:
+    # it only reports, and on DuckDB it must not open the file while the build writes it.
     config.the_build(models) >> docs() >> source_freshness()
     failed = fail_run_if_a_task_failed()
     for upstream in models.dag.tasks:

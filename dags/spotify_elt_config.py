@@ -64,8 +64,9 @@ def dag_args() -> dict[str, Any]:
         "catchup": False,
         "max_active_runs": 1,
         # DuckDB lets one process write its file at a time. In LOCAL mode every dbt task writes,
-        # so one task at a time; in WATCHER mode only the producer does, and the other writers
-        # (extract, freshness, docs) are ordered by the graph.
+        # so one task at a time; in WATCHER mode only the producer does (a model's task runs dbt
+        # only when cleared, or after a build that died before reaching it), and the other
+        # writers (extract, docs, freshness) follow it in the graph.
         "max_active_tasks": (
             1 if settings().target == "duckdb" and EXECUTION_MODE == ExecutionMode.LOCAL else 16
         ),

@@ -170,7 +170,7 @@ def test_the_dag_loads_with_one_task_per_model_after_every_extract(
             assert tasks[name]["trigger_rule"] == "all_done", name
     assert dag["tags"] and not dag["catchup"] and dag["max_active_runs"] == 1
     # DuckDB allows one writer: only the build task writes the marts, the extracts run one at a
-    # time, and freshness comes last.
+    # time, and docs and freshness follow the build.
     assert tasks["extract"]["max_active_tis_per_dag"] == 1
     assert dag["schedule"] == "*/30 * * * *"
 

@@ -64,6 +64,7 @@
     )) }}
 {%- endmacro %}
 
+{#- Milliseconds from `first` to `second` (SQL Server's datediff is an int: _big for safety). -#}
 {% macro milliseconds_between(first, second) %}{{ return(adapter.dispatch('milliseconds_between', 'spotify_elt')(first, second)) }}{% endmacro %}
 {% macro default__milliseconds_between(first, second) %}{{ dbt.datediff(first, second, 'millisecond') }}{% endmacro %}
 {% macro sqlserver__milliseconds_between(first, second) %}datediff_big(millisecond, {{ first }}, {{ second }}){% endmacro %}
