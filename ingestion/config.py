@@ -23,6 +23,10 @@ Target = Literal["duckdb", "postgres", "sqlserver"]
 SqlServerAuth = Literal["sql", "windows", "serviceprincipal"]
 
 
+# Spotify's own Web API base. Its answers link to it (`next`) whatever base was asked.
+SPOTIFY_API_URL = "https://api.spotify.com/v1"
+
+
 class Settings(BaseSettings):
     """Every knob of the project. Secrets are `SecretStr` so they never print by accident."""
 
@@ -34,7 +38,7 @@ class Settings(BaseSettings):
     spotify_client_secret: SecretStr | None = None
     spotify_redirect_uri: str = "http://127.0.0.1:8888/callback"
     spotify_refresh_token: SecretStr | None = None
-    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_api_url: str = SPOTIFY_API_URL
     spotify_accounts_url: str = "https://accounts.spotify.com"
 
     target: Target = Field("duckdb", alias="SPOTIFY_ELT_TARGET")

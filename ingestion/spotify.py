@@ -26,7 +26,7 @@ from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from ingestion.config import Settings
+from ingestion.config import SPOTIFY_API_URL, Settings
 from ingestion.errors import (
     AuthError,
     ConfigError,
@@ -422,9 +422,15 @@ class SpotifyClient:
         """Every play Spotify still reports since `after`; one request when nothing is new."""
         after_ms = None if after is None else to_unix_ms(after)
         first = self._call(self._api.current_user_recently_played, limit=PAGE_LIMIT, after=after_ms)
-        return collect_recent_plays(
-            first, lambda page: self._call(self._api.next, page), after, self._who
-        )
+        return collect_recent_plays(first, self._next_page, after, self._who)
+
+    def _next_page(self, page: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The page `page` links to, asked of the configured base: Spotify's `next` links are
+        absolute, to api.spotify.com, even when a proxy or a stand-in answered."""
+        link = page.get("next")
+        if isinstance(link, str) and link.startswith(f"{SPOTIFY_API_URL}/"):
+            page = {**page, "next": self._settings.spotify_api_url + link[len(SPOTIFY_API_URL) :]}
+        return self._call(self._api.next, page)
 
 
 def collect_recent_plays(

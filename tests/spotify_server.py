@@ -551,7 +551,8 @@ class SpotifyStandIn:
         ]
         candidates.reverse()
         page = candidates[:limit]
-        base = f"http://127.0.0.1:{self._port()}"
+        # Spotify's links are absolute and name Spotify itself, whoever was asked.
+        base = "https://api.spotify.com"
         next_url: str | None = None
         cursors: dict[str, str] | None = None
         if page:
