@@ -111,27 +111,24 @@ artist_streams as (
 
 ),
 
--- A listener has one play at a time (assert_one_play_per_user_and_time), so the earliest
--- time finds one play: a join back is cheaper than numbering every stream.
+-- The first stream is the earliest, and of streams ending in the same second (an export has
+-- them: a skip and the next track, a track played twice offline) the one with the least
+-- play_sk, so that each item has one.
 track_firsts as (
 
     select
-        user_id,
-        track_sk,
-        min(played_at) as first_played_at
+        *,
+        row_number() over (partition by user_id, track_sk order by played_at, play_sk) as stream_rank
     from track_streams
-    group by user_id, track_sk
 
 ),
 
 artist_firsts as (
 
     select
-        user_id,
-        artist_sk,
-        min(played_at) as first_played_at
+        *,
+        row_number() over (partition by user_id, artist_sk order by played_at, play_sk) as stream_rank
     from artist_streams
-    group by user_id, artist_sk
 
 ),
 
@@ -139,25 +136,21 @@ first_tracks as (
 
     select
         'track' as discovery_type,
-        track_streams.track_sk as item_sk,
-        track_streams.play_sk,
-        track_streams.user_sk,
-        track_streams.user_id,
-        track_streams.track_sk,
+        track_firsts.track_sk as item_sk,
+        track_firsts.play_sk,
+        track_firsts.user_sk,
+        track_firsts.user_id,
+        track_firsts.track_sk,
         coalesce(credits.artist_sk, {{ spotify_elt.unknown_key() }}) as artist_sk,
-        track_streams.played_at,
-        track_streams.played_at_local,
-        track_streams.date_key,
-        track_streams.listening_date,
-        track_streams.total_plays
+        track_firsts.played_at,
+        track_firsts.played_at_local,
+        track_firsts.date_key,
+        track_firsts.listening_date,
+        track_firsts.total_plays
     from track_firsts
-    inner join track_streams
-        on
-            track_firsts.user_id = track_streams.user_id
-            and track_firsts.track_sk = track_streams.track_sk
-            and track_firsts.first_played_at = track_streams.played_at
     left join credits
-        on track_streams.track_sk = credits.track_sk
+        on track_firsts.track_sk = credits.track_sk
+    where track_firsts.stream_rank = 1
 
 ),
 
@@ -165,23 +158,19 @@ first_artists as (
 
     select
         'artist' as discovery_type,
-        artist_streams.artist_sk as item_sk,
-        artist_streams.play_sk,
-        artist_streams.user_sk,
-        artist_streams.user_id,
-        artist_streams.track_sk,
-        artist_streams.artist_sk,
-        artist_streams.played_at,
-        artist_streams.played_at_local,
-        artist_streams.date_key,
-        artist_streams.listening_date,
-        artist_streams.total_plays
+        artist_sk as item_sk,
+        play_sk,
+        user_sk,
+        user_id,
+        track_sk,
+        artist_sk,
+        played_at,
+        played_at_local,
+        date_key,
+        listening_date,
+        total_plays
     from artist_firsts
-    inner join artist_streams
-        on
-            artist_firsts.user_id = artist_streams.user_id
-            and artist_firsts.artist_sk = artist_streams.artist_sk
-            and artist_firsts.first_played_at = artist_streams.played_at
+    where stream_rank = 1
 
 ),
 
