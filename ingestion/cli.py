@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.text import Text
 
 from ingestion.config import Settings, load_settings
 from ingestion.errors import SpotifyEltError
+
+if TYPE_CHECKING:
+    from ingestion.export import ImportResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -332,14 +335,29 @@ def import_export(
         )
     for note in result.notes:
         err.print(Text(note), soft_wrap=True)
-    batch = result.batch
-    out.print(
-        f"Imported {batch.rows_inserted:,} new plays for {user_id} from {result.files} files "
-        f"({batch.rows_duplicate:,} already there)",
-        highlight=False, markup=False,
-    )  # fmt: skip
+    out.print(_import_summary(result, user_id), highlight=False, markup=False, soft_wrap=True)
     for reason, count in result.skipped.most_common():
         out.print(f"Skipped {count:,} invalid: {reason}", highlight=False, markup=False)
+
+
+def _import_summary(result: ImportResult, user_id: str) -> str:
+    """What an import added: plays and records without content apart, and what it did not."""
+    batch = result.batch
+    without_content = batch.rows_inserted - result.plays
+    added = _counted(batch.rows_inserted, "new play")
+    if without_content:
+        added = (
+            f"{_counted(batch.rows_inserted, 'new record')} "
+            f"({_counted(result.plays, 'play')}, {without_content:,} without content)"
+        )
+    not_added = f"{batch.rows_duplicate - result.repeats:,} already there"
+    if result.repeats:
+        not_added += f", {_counted(result.repeats, 'identical record')} left out"
+    return f"Imported {added} for {user_id} from {_counted(result.files, 'file')}; {not_added}"
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count:,} {thing}{'' if count == 1 else 's'}"
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """The privacy export: find its streaming-history files, check every record, and land them.
 
 Spotify's "Download your data" sends a zip of JSON arrays: Extended streaming history
-(`Streaming_History_Audio_*.json`, older `endsong_*.json`) and Account data
-(`StreamingHistory_music_*.json`, `StreamingHistory_podcast_*.json`, `StreamingHistory*.json`).
+(`Streaming_History_Audio_*.json`, older `endsong_*.json`; video plays in
+`Streaming_History_Video_*.json`, older `endvideo.json`) and Account data
+(`StreamingHistory_music_*.json`, `StreamingHistory_podcast_*.json`,
+`StreamingHistory_audiobook_*.json`, older `StreamingHistory*.json`).
 
 Records are read and checked with DuckDB's JSON reader, in SQL, whatever the target warehouse:
 it parses and checks a million records in about two seconds on two cores and streams them,
@@ -19,6 +21,8 @@ first, in a DuckDB of its own, to name the file and the record or to leave out i
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
 import json
 import logging
 import re
@@ -26,7 +30,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -37,6 +41,8 @@ from ingestion.errors import SpotifyEltError
 from ingestion.warehouse import (
     Batch,
     ExportLanding,
+    Landed,
+    Regrouping,
     Warehouse,
     configure_import_duckdb,
     new_batch_id,
@@ -45,18 +51,23 @@ from ingestion.warehouse import (
 
 log = logging.getLogger(__name__)
 
-Format = Literal["extended", "account"]
+Format = Literal["extended", "video", "account"]
 
-# Never stored: removed from each record before it lands (README "Privacy").
-PRIVATE_FIELDS = ("ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username")
+# Never stored: removed from each record before it lands (README "Privacy"). Older Extended
+# records also say where the play was (`city` to `longitude`): as private as the IP address.
+PRIVATE_FIELDS = (
+    "ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username",
+    "city", "region", "metro_code", "latitude", "longitude",
+)  # fmt: skip
 
 _EXTENDED_AUDIO = re.compile(r"(Streaming_History_Audio_.*|endsong_?\d*)\.json", re.IGNORECASE)
 _EXTENDED_VIDEO = re.compile(r"(Streaming_History_Video_.*|endvideo_?\d*)\.json", re.IGNORECASE)
-_ACCOUNT = re.compile(r"StreamingHistory(_music_|_podcast_)?\d*\.json", re.IGNORECASE)
+_ACCOUNT = re.compile(r"StreamingHistory(_music_|_podcast_|_audiobook_)?\d*\.json", re.IGNORECASE)
 
 EXPECTED_NAMES = (
-    "Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory_music_*.json, "
-    "StreamingHistory_podcast_*.json or StreamingHistory*.json"
+    "Streaming_History_Audio_*.json, Streaming_History_Video_*.json, endsong_*.json, "
+    "StreamingHistory_music_*.json, StreamingHistory_podcast_*.json, "
+    "StreamingHistory_audiobook_*.json or StreamingHistory*.json"
 )
 
 _READ_CHUNK = 1 << 20
@@ -66,7 +77,7 @@ class ExportError(SpotifyEltError):
     """The export cannot be imported as it is: the line names the file (and record)."""
 
 
-def classify(name: str) -> Format | Literal["video"] | None:
+def classify(name: str) -> Format | None:
     """What a file holds, judged by its name as Spotify writes it."""
     base = PurePosixPath(name.replace("\\", "/")).name
     if _EXTENDED_AUDIO.fullmatch(base):
@@ -96,9 +107,12 @@ class RecordFormat:
     fields: tuple[tuple[str, FieldKind], ...]
     # What makes two records the same play, so that a reimport, or a newer export that
     # overlaps an older one, adds nothing. Metadata names can change between exports; URIs do
-    # not, so names count only where a record has no URI (local files, Account data).
+    # not, so names count only where a record has no URI (local files, Account data). Names of
+    # `optional_name_fields` count only when the record has them: records without them keep
+    # the identity earlier versions gave them.
     uri_fields: tuple[str, ...]
     name_fields: tuple[str, ...]
+    optional_name_fields: tuple[str, ...] = ()
 
 
 EXTENDED = RecordFormat(
@@ -152,12 +166,29 @@ ACCOUNT = RecordFormat(
         ("trackName", "text"),
         ("podcastName", "text"),
         ("episodeName", "text"),
+        ("audiobookName", "text"),
+        ("chapterName", "text"),
+        ("authorName", "text"),
     ),
     uri_fields=(),
     name_fields=("artistName", "trackName", "podcastName", "episodeName"),
+    optional_name_fields=("audiobookName", "chapterName", "authorName"),
 )
 
-FORMATS: dict[Format, RecordFormat] = {"extended": EXTENDED, "account": ACCOUNT}
+# Video history has Extended records of plays no audio file has (video podcasts, music videos):
+# a format of its own in the key, so that a video play is never taken for an audio one.
+VIDEO = dataclasses.replace(EXTENDED, name="video")
+
+FORMATS: dict[Format, RecordFormat] = {"extended": EXTENDED, "video": VIDEO, "account": ACCOUNT}
+
+# A record is a play when it names what was played; Spotify also writes records with none of
+# these (the app starting, a track that failed): they are kept and counted, not played.
+# stg_spotify__streaming_history gives a record a content type from the same fields.
+CONTENT_FIELDS = (
+    "spotify_track_uri", "master_metadata_track_name", "spotify_episode_uri",
+    "episode_show_name", "audiobook_uri", "audiobook_chapter_uri", "audiobook_title",
+    "trackName", "podcastName", "audiobookName",
+)  # fmt: skip
 
 # What each kind of optional field may hold, tested on the JSON text of its value (null when
 # the field is missing), and how a wrong value is described.
@@ -216,7 +247,10 @@ def _problem_sql(spec: RecordFormat) -> str:
 
 
 def _key_fields(spec: RecordFormat) -> tuple[str, ...]:
-    return (spec.time_field, spec.duration_field, *spec.uri_fields, *spec.name_fields)
+    return (
+        spec.time_field, spec.duration_field, *spec.uri_fields, *spec.name_fields,
+        *spec.optional_name_fields,
+    )  # fmt: skip
 
 
 def _key_sql(spec: RecordFormat, fields: Sequence[str], *, json_text: bool) -> str:
@@ -233,7 +267,11 @@ def _key_sql(spec: RecordFormat, fields: Sequence[str], *, json_text: bool) -> s
         field = f"fields[{position[name]}]"
         return f"json_extract_string({field}, '$')" if json_text else field
 
-    names = ", ".join(f"coalesce({value(name)}, '')" for name in spec.name_fields)
+    # concat_ws leaves out nulls: a missing optional name adds nothing.
+    names = ", ".join(
+        [f"coalesce({value(name)}, '')" for name in spec.name_fields]
+        + [value(name) for name in spec.optional_name_fields]
+    )
     if spec.uri_fields:
         uris = ", ".join(value(name) for name in spec.uri_fields)
         identity = f"coalesce({uris}, concat_ws(chr(31), {names}))"
@@ -246,17 +284,20 @@ def _key_sql(spec: RecordFormat, fields: Sequence[str], *, json_text: bool) -> s
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One history file to read: where it is now and what to call it in messages and `raw`."""
+    """One history file to read: where it is now, what to call it in messages and `raw`
+    (unique in an import), and the export it belongs to (`scope`, see `regroup`)."""
 
     name: str
     path: Path
     format: Format
+    scope: str
 
 
 def records_sql(
     spec: RecordFormat, files: Sequence[ExportFile], *, checked: bool, landing: bool = False
 ) -> str:
-    """DuckDB SQL over the files: source_file, record (its raw text) and
+    """DuckDB SQL over the files: source_file, scope (`ExportFile.scope`), record (its raw
+    text) and
 
     - if `landing`: landed, the record without its private fields (compact JSON);
     - if `checked`: fields (the JSON text of each of `_checked_fields`), time_text and
@@ -268,9 +309,13 @@ def records_sql(
     """
     paths = ", ".join(_literal(str(f.path)) for f in files)
     names = ", ".join(f"{_literal(str(f.path))}: {_literal(f.name)}" for f in files)
-    # A map, not a join: a join may make DuckDB hold every record in a hash table.
+    scopes = ", ".join(f"{_literal(str(f.path))}: {_literal(f.scope)}" for f in files)
+    # Maps, not a join: a join may make DuckDB hold every record in a hash table.
     records = f"""
-    select map {{{names}}}[filename] as source_file, json as record
+    select
+        map {{{names}}}[filename] as source_file,
+        map {{{scopes}}}[filename] as scope,
+        json as record
     from read_json_objects([{paths}], format = 'array', filename = true)"""
     if landing:
         # json_merge_patch with null values removes those keys (RFC 7396), keeps the others.
@@ -293,25 +338,40 @@ def records_sql(
 
 
 def summary_sql(spec: RecordFormat, files: Sequence[ExportFile]) -> str:
-    """One row per problem (null: the valid records): count, an example, the valid time span."""
+    """One row per problem (null: the valid records): count, an example, the valid time span;
+    and one row per key that more than one valid record of an export has (see `regroup`).
+
+    One pass: grouping sets count the problems and the keys in the same scan."""
     time = f"try_strptime(time_text, {_literal(spec.time_format)})"
+    key = _key_sql(spec, _checked_fields(spec), json_text=True)
     return f"""
 select
+    grouping(record_key) = 0 as is_key,
     problem,
+    record_key,
     count(*) as records,
-    -- One aggregate, so that the file and the record come from the same row.
-    any_value({{'file': source_file, 'record': record}}) as example,
+    -- One aggregate, so that the file and the record come from the same row; none for valid
+    -- records, which would make each key's group hold a copy of its record.
+    any_value(case when problem is not null then {{'file': source_file, 'record': record}} end)
+        as example,
     min(case when problem is null then {time} end) as oldest,
     max(case when problem is null then {time} end) as newest
-from ({records_sql(spec, files, checked=True)}) as checked
-group by problem"""
+from (
+    select *, case when problem is null then {key} end as record_key
+    from ({records_sql(spec, files, checked=True)}) as checked
+) as keyed
+group by grouping sets ((problem), (scope, record_key))
+having grouping(record_key) = 1 or (record_key is not null and count(*) > 1)"""
 
 
 CheckMode = Literal["fail", "skip", "none"]
 
 
-def landing_sql(spec: RecordFormat, files: Sequence[ExportFile], *, check: CheckMode) -> str:
-    """The rows to land: source_file, record_key, record without its private fields.
+def landing_sql(
+    spec: RecordFormat, files: Sequence[ExportFile], *, check: CheckMode, counted: bool = False
+) -> str:
+    """The rows to land: source_file, record_key, record without its private fields, and with
+    `counted` is_play (whether the record is a play, `has_content_sql`).
 
     `check="fail"` checks every record on the way and makes the statement fail at the first
     invalid one (DuckDB's `error()`), so that one pass reads, checks and lands a valid export.
@@ -335,9 +395,89 @@ def landing_sql(spec: RecordFormat, files: Sequence[ExportFile], *, check: Check
             key = f"case when problem is null then {key} else error(problem) end"
         else:
             source += "\nwhere problem is null"
+    is_play = f", {has_content_sql('landed')} as is_play" if counted else ""
     return f"""
-select source_file, {key} as record_key, landed as record
+select source_file, {key} as record_key, landed as record{is_play}
 from {source}"""
+
+
+def _md5(text: str) -> str:
+    """As DuckDB's md5() of the same text."""
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def has_content_sql(record: str) -> str:
+    """DuckDB SQL: whether the JSON text `record` names what was played (`CONTENT_FIELDS`)."""
+    paths = ", ".join(_path(name) for name in CONTENT_FIELDS)
+    return f"list_aggregate(json_extract_string({record}, [{paths}]), 'count') > 0"
+
+
+# How far past an export's own records `regroup` looks for numbered keys the user has already.
+_NUMBERS_BEYOND = 16
+
+
+def regroup(
+    rows: Iterable[Sequence[Any]],
+    scopes: Mapping[str, str],
+    stored: Callable[[Collection[str]], Mapping[str, str]],
+) -> list[tuple[Any, ...]]:
+    """The rows to land for records that share a key, each with a key of its own.
+
+    A key (`_key_sql`) is a play's identity: format, end time, `ms_played` and what was played.
+    Real exports have records of one identity that are yet two plays (two offline plays of a
+    track, synced in one second, differ only in `offline_timestamp`), and records identical in
+    every field (one record, written twice). Within one export (`scopes` of each source file),
+    an identity's n distinct records take the numbers 1 to n: number 1 keeps the key, number k
+    gets md5(key, k); identical records are one, `repeats` counting the others. A record the
+    user has already (`stored`: record text by key, of the keys asked) keeps its number; the
+    others take the free numbers in the order of their text.
+
+    Numbered within each export, not the whole import: an old-format and a new-format export of
+    one period write the same plays with other fields (`offline_timestamp` in milliseconds, or
+    none), so an identity has as many records as the export with most of them, whichever comes
+    first. A reimport numbers alike, and a record alone with its identity keeps the key every
+    version gave it.
+
+    `rows` are (source_file, key, record, *more); returns (source_file, key, record, repeats,
+    *more), one per export and key (two exports of one import may still share a key: the
+    landing keeps one row of a key, as it does for any record in two exports).
+    """
+    groups: dict[tuple[str, str], dict[str, list[Sequence[Any]]]] = {}
+    for row in rows:
+        group = groups.setdefault((scopes[row[0]], row[1]), {})
+        group.setdefault(row[2], []).append(row)
+    numbered = {
+        key: [
+            key,
+            *(_md5(f"{key}\x1f{number}") for number in range(2, len(records) + _NUMBERS_BEYOND)),
+        ]
+        for (_, key), records in groups.items()
+    }
+    present = stored({own for keys in numbered.values() for own in keys})
+    kept = []
+    for (_, key), records in groups.items():
+        # Compared as JSON values: a record's text may have been written by another version.
+        had = {
+            number: json.loads(present[own])
+            for number, own in enumerate(numbered[key], start=1)
+            if own in present
+        }
+        numbers: dict[str, int] = {}
+        for record in sorted(records):
+            value = json.loads(record)
+            number = next((n for n, kept_value in had.items() if kept_value == value), None)
+            if number is not None and number not in numbers.values():
+                numbers[record] = number
+        free = (n for n in itertools.count(1) if n not in numbers.values())
+        for record in sorted(records):
+            if record not in numbers:
+                numbers[record] = next(free)
+        for record, copies in records.items():
+            first = min(copies, key=lambda row: str(row[0]))
+            number = numbers[record]
+            own_key = key if number == 1 else _md5(f"{key}\x1f{number}")
+            kept.append((first[0], own_key, record, len(copies) - 1, *first[3:]))
+    return kept
 
 
 def landed_time_span(
@@ -369,10 +509,26 @@ def landed_time_span(
 
 @dataclass
 class Collected:
-    """The history files of an import and what was passed over, for the summary."""
+    """The history files of an import."""
 
     files: list[ExportFile] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+
+    def label(self, name: str) -> str:
+        """`name`, or `name (2)` and so on when another file of the import has that name (two
+        exports unzipped into folders of the same name): labels tell the files apart."""
+        taken = {export_file.name for export_file in self.files}
+        label, copy = name, 1
+        while label in taken:
+            copy += 1
+            label = f"{name} ({copy})"
+        return label
+
+
+def _scope(folder: str, file_name: str) -> str:
+    """The export a file belongs to: its folder and the kind of file, so that an `endsong_*`
+    and a `Streaming_History_Audio_*` export side by side are two exports."""
+    family = re.split(r"\d", PurePosixPath(file_name).stem, maxsplit=1)[0].rstrip("_- ")
+    return f"{folder}/{family.lower()}"
 
 
 def _unsafe_member(name: str) -> bool:
@@ -415,11 +571,8 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
             wanted = []
             for info in members:
                 kind = None if info.is_dir() else classify(info.filename)
-                label = f"{path.name}/{info.filename}"
-                if kind == "video":
-                    collected.notes.append(f"skipped video history {label}")
-                elif kind is not None:
-                    wanted.append((info, label, kind))
+                if kind is not None:
+                    wanted.append((info, collected.label(f"{path.name}/{info.filename}"), kind))
             declared = sum(info.file_size for info, _, _ in wanted)
             if declared > budget[0]:
                 raise ExportError(
@@ -430,7 +583,9 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
                 # Our own name on disk: nothing from the archive chooses where a file goes.
                 target = workdir / f"member-{len(collected.files):05d}.json"
                 _copy_member(archive, info, target, label, budget)
-                collected.files.append(ExportFile(label, target, kind))
+                member = PurePosixPath(info.filename.replace("\\", "/"))
+                scope = _scope(f"{path.resolve()}/{member.parent}", member.name)
+                collected.files.append(ExportFile(label, target, kind, scope))
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise ExportError(f"{path.name}: not a readable zip ({error})") from None
     except OSError as error:  # the temporary folder: disk full, no permission
@@ -441,13 +596,12 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
 
 def _add_file(path: Path, label: str, workdir: Path, collected: Collected, *, named: bool) -> None:
     kind = classify(path.name)
-    if kind == "video":
-        collected.notes.append(f"skipped video history {label}")
-    elif kind is not None:
+    if kind is not None:
         # A link under our own name: DuckDB would read '*' or '?' in a file name as a pattern.
         link = workdir / f"file-{len(collected.files):05d}.json"
         link.symlink_to(path.resolve())
-        collected.files.append(ExportFile(label, link, kind))
+        scope = _scope(str(path.resolve().parent), path.name)
+        collected.files.append(ExportFile(collected.label(label), link, kind, scope))
     elif named:
         raise ExportError(
             f"{label}: not a streaming history file by its name (expected {EXPECTED_NAMES})"
@@ -573,6 +727,8 @@ class Checked:
     newest: datetime | None = None
     skipped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    # Keys that more than one valid record of an export has: `regroup` gives them theirs.
+    shared_keys: set[str] = field(default_factory=set)
 
 
 def _groups(files: Sequence[ExportFile]) -> list[tuple[RecordFormat, list[ExportFile]]]:
@@ -624,7 +780,7 @@ def _cut_back_damaged(
             target = workdir / f"readable-{number:05d}.json"
             with target.open("w", encoding="utf-8") as sink:
                 json.dump(damage.readable, sink, ensure_ascii=False)
-            sound.append(ExportFile(export_file.name, target, export_file.format))
+            sound.append(dataclasses.replace(export_file, path=target))
     return sound
 
 
@@ -662,8 +818,10 @@ def _check_records(
         for spec, group in _groups(checked.files):
             summaries += reader.execute(summary_sql(spec, group)).fetchall()
     paths = {f.name: f.path for f in checked.files}
-    for problem, records, example, oldest, newest in summaries:
-        if problem is None:
+    for is_key, problem, key, records, example, oldest, newest in summaries:
+        if is_key:
+            checked.shared_keys.add(key)
+        elif problem is None:
             checked.valid += records
             checked.oldest = min(filter(None, (checked.oldest, oldest)), default=None)
             checked.newest = max(filter(None, (checked.newest, newest)), default=None)
@@ -681,8 +839,10 @@ def _check_records(
 
 @dataclass(frozen=True)
 class ImportResult:
-    batch: Batch
+    batch: Batch  # rows_inserted: new records, rows_duplicate: already there or repeated
     files: int
+    plays: int  # new records that are plays; the others have no content
+    repeats: int  # records left out as identical to another of their export
     skipped: Counter[str]
     notes: list[str]
 
@@ -714,7 +874,7 @@ class _CheckNeededError(Exception):
 
 def _land_in_one_pass(
     warehouse: Warehouse, workdir: Path, files: list[ExportFile], batch: Batch, progress: Progress
-) -> Batch:
+) -> tuple[Batch, Landed]:
     """Read, check, key and land every record in one statement per format.
 
     Only for a user with no records from exports yet, on a DuckDB warehouse: there, nothing
@@ -736,7 +896,7 @@ def _land_in_one_pass(
         progress.step(f"Loading the records of {len(files)} files", _query_fraction(landing.reader))
         selects = [landing_sql(spec, group, check="fail") for spec, group in groups]
         try:
-            landed = landing.insert_records(selects, batch)
+            landed = landing.insert_records(selects, batch, _regrouping(files, None))
         except (duckdb.InvalidInputException, duckdb.IOException) as error:
             # A damaged or unreadable file, an invalid record: the check says which.
             log.debug("landing in one pass stopped: %s", error)
@@ -755,20 +915,26 @@ def _land_in_one_pass(
             rows_duplicate=landed.selected - landed.inserted,
             oldest_played_at=min(filter(None, (first for first, _ in spans)), default=None),
             newest_played_at=max(filter(None, (last for _, last in spans)), default=None),
+            message=_message(batch.message, landed),
         )
         landing.add_batch(finished)
-    return finished
+    return finished, landed
 
 
 def _land_checked(
     warehouse: Warehouse, workdir: Path, checked: Checked, batch: Batch, progress: Progress
-) -> Batch:
+) -> tuple[Batch, Landed]:
     """Land the records the check found valid."""
     check: CheckMode = "skip" if checked.skipped else "none"
+    counted = warehouse.settings.target != "duckdb"  # DuckDB counts the plays it landed
     with warehouse.export_landing(workdir) as landing:
-        selects = [landing_sql(spec, group, check=check) for spec, group in _groups(checked.files)]
+        selects = [
+            landing_sql(spec, group, check=check, counted=counted)
+            for spec, group in _groups(checked.files)
+        ]
         progress.step(f"Loading {checked.valid:,} records", _query_fraction(landing.reader))
-        landed = landing.insert_records(selects, batch)
+        keys = _regrouping(checked.files, checked.shared_keys)
+        landed = landing.insert_records(selects, batch, keys)
         finished = dataclasses.replace(
             batch,
             rows_seen=checked.valid,
@@ -776,9 +942,27 @@ def _land_checked(
             rows_duplicate=checked.valid - landed.inserted,
             oldest_played_at=checked.oldest,
             newest_played_at=checked.newest,
+            message=_message(batch.message, landed),
         )
         landing.add_batch(finished)
-    return finished
+    return finished, landed
+
+
+def _regrouping(files: Sequence[ExportFile], shared_keys: set[str] | None) -> Regrouping:
+    scopes = {export_file.name: export_file.scope for export_file in files}
+    labels = ", ".join(f"{_literal(name)}: {_literal(scope)}" for name, scope in scopes.items())
+    return Regrouping(
+        regroup=lambda rows, stored: regroup(rows, scopes, stored),
+        scope=f"map {{{labels}}}[source_file]",
+        is_play=has_content_sql("record"),
+        shared_keys=shared_keys,
+    )
+
+
+def _message(message: str | None, landed: Landed) -> str | None:
+    if not landed.repeats:
+        return message
+    return f"{message}; {landed.repeats} identical records left out"
 
 
 def import_export(
@@ -806,11 +990,13 @@ def import_export(
         warehouse.create_raw_tables()
         batch = Batch(batch_id, "export", user_id, "succeeded", started)
         try:
-            finished = _land_in_one_pass(
+            finished, landed = _land_in_one_pass(
                 warehouse, workdir, collected.files,
                 dataclasses.replace(batch, message=f"{len(collected.files)} files"), progress,
             )  # fmt: skip
-            return ImportResult(finished, len(collected.files), Counter(), collected.notes)
+            return ImportResult(
+                finished, len(collected.files), landed.plays, landed.repeats, Counter(), []
+            )
         except _CheckNeededError:
             pass
         progress.step(f"Checking the records of {len(collected.files)} files")
@@ -819,11 +1005,11 @@ def import_export(
         message = f"{len(checked.files)} files" + (
             f"; skipped {skipped} invalid: " + _describe(checked.skipped) if skipped else ""
         )
-        finished = _land_checked(
+        finished, landed = _land_checked(
             warehouse, workdir, checked, dataclasses.replace(batch, message=message), progress
         )
     return ImportResult(
-        finished, len(checked.files), checked.skipped, collected.notes + checked.notes
+        finished, len(checked.files), landed.plays, landed.repeats, checked.skipped, checked.notes
     )
 
 

@@ -7,10 +7,11 @@ Server; each load is one transaction, so a failure or a kill leaves the warehous
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from ingestion.config import Settings
 from ingestion.errors import WarehouseError
@@ -67,6 +69,13 @@ streaming_history = sa.Table(
     sa.Column("record_key", sa.String(64), nullable=False, comment="hash of the record identity"),
     sa.Column("record", JsonText, nullable=False, comment="export record, privacy fields removed"),
     sa.Column("source_file", sa.Unicode(400), nullable=False),
+    sa.Column(
+        "repeats",
+        sa.Integer,
+        nullable=False,
+        server_default=sa.text("0"),
+        comment="how many more records of its export were identical to this one (left out)",
+    ),
     sa.Column("_batch_id", sa.String(36), nullable=False),
     sa.Column("_loaded_at", Timestamp, nullable=False),
     # Unique on (user_id, record_key), but not enforced by an index on DuckDB: its ART index
@@ -261,6 +270,48 @@ def _unkey_empty_history(connection: Connection) -> None:
         streaming_history.drop(connection)
 
 
+def _add_missing_columns(connection: Connection) -> dict[str, list[str]]:
+    """Add the columns a raw table gained since the warehouse was made (each has a server
+    default, so the rows already there get it); return them by table."""
+    inspector = sa.inspect(connection)
+    added: dict[str, list[str]] = {}
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name, RAW_SCHEMA)}
+        for column in table.columns:
+            if column.name not in present:
+                definition = CreateColumn(column).compile(dialect=connection.dialect)
+                add = "add" if connection.dialect.name == "mssql" else "add column"
+                connection.exec_driver_sql(
+                    f"alter table {RAW_SCHEMA}.{table.name} {add} {definition}"
+                )
+                added.setdefault(table.name, []).append(column.name)
+    return added
+
+
+def _remove_private_fields(connection: Connection) -> None:
+    """Remove from the stored export records the fields an import now leaves out: versions
+    before `repeats` kept the location fields of older Extended records."""
+    from ingestion.export import PRIVATE_FIELDS
+
+    table = f"{RAW_SCHEMA}.{streaming_history.name}"
+    dialect = connection.dialect.name
+    if dialect == "duckdb":  # as the import removes them
+        removal = json.dumps(dict.fromkeys(PRIVATE_FIELDS)).replace("'", "''")
+        removed = f"json_merge_patch(record, '{removal}')"
+    elif dialect == "postgresql":  # jsonb keeps no key order: the text is another, the record not
+        names = ", ".join(f"'{name}'" for name in PRIVATE_FIELDS)
+        removed = f"cast(cast(record as jsonb) - array[{names}] as text)"
+    else:  # JSON_MODIFY with a null value removes the key
+        removed = "record"
+        for name in PRIVATE_FIELDS:
+            removed = f"json_modify({removed}, '$.{name}', null)"
+    named = " or ".join(f"record like :field_{number}" for number in range(len(PRIVATE_FIELDS)))
+    connection.execute(
+        sa.text(f"update {table} set record = {removed} where {named}"),
+        {f"field_{number}": f'%"{name}"%' for number, name in enumerate(PRIVATE_FIELDS)},
+    )
+
+
 def _first_line(error: BaseException, settings: Settings) -> str:
     original = error.orig if isinstance(error, DBAPIError) and error.orig else error
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
@@ -315,6 +366,8 @@ class Warehouse:
             if connection.dialect.name == "duckdb":
                 _unkey_empty_history(connection)
             metadata.create_all(connection, checkfirst=True)
+            if "repeats" in _add_missing_columns(connection).get(streaming_history.name, []):
+                _remove_private_fields(connection)
 
     def watermark(self, user_id: str) -> datetime | None:
         """The latest `played_at` landed for the user: the cursor of the next API call."""
@@ -489,9 +542,33 @@ class Landed:
     """What `ExportLanding.insert_records` did."""
 
     inserted: int  # rows inserted: the keys the user did not have, each once
+    plays: int  # of them, records that are plays (`Regrouping.is_play`)
+    repeats: int  # records left out as identical to one inserted (their `repeats`)
     # Rows the selects gave with a key the user did not have, a key twice counted twice;
     # counted on DuckDB only (elsewhere the server leaves out the repeats unseen).
     selected: int | None
+
+
+@dataclass(frozen=True)
+class Regrouping:
+    """How an import keys the records that share a key (`ingestion.export.regroup`).
+
+    - `regroup`: given (source_file, key, record, ...) rows of keys shared in an export, and
+      a lookup of the user's stored records by key, the rows to land instead, as
+      (source_file, key, record, repeats, ...);
+    - `scope`: DuckDB SQL naming the export of the row whose file is `source_file`;
+    - `is_play`: DuckDB SQL, whether the JSON text `record` is a play;
+    - `shared_keys`: the keys that the check found shared (None: not checked, and the user has
+      no records yet). The check of any other import finds them.
+    """
+
+    regroup: Callable[
+        [Iterable[Sequence[Any]], Callable[[Collection[str]], Mapping[str, str]]],
+        list[tuple[Any, ...]],
+    ]
+    scope: str
+    is_play: str
+    shared_keys: Collection[str] | None = None
 
 
 class ExportLanding:
@@ -507,19 +584,21 @@ class ExportLanding:
         query = sa.select(streaming_history.c.user_id).where(streaming_history.c.user_id == user_id)
         return self.connection.execute(query.limit(1)).first() is not None
 
-    def insert_records(self, selects: Sequence[str], batch: Batch) -> Landed:
+    def insert_records(self, selects: Sequence[str], batch: Batch, keys: Regrouping) -> Landed:
         """Insert the selected records whose key the user does not have yet.
 
-        Each select yields (source_file, record_key, record). A key twice in one import (two
-        overlapping exports at once) lands once.
+        Each select yields (source_file, record_key, record), and on servers is_play. Records
+        that share a key in an export are landed as `keys.regroup` says; a key in two exports
+        of one import (two overlapping exports at once) lands once, from the least file name.
         """
         user_id = batch.user_id or ""
         loaded_at = utc_now()
         dialect = self.connection.dialect.name
         if dialect == "duckdb":
-            return self._land_in_duckdb(selects, user_id, batch.batch_id, loaded_at)
-        self._stage(selects, dialect)
-        return Landed(self._insert_staged(user_id, batch.batch_id, loaded_at), None)
+            return self._land_in_duckdb(selects, user_id, batch.batch_id, loaded_at, keys)
+        assert keys.shared_keys is not None, "a server's import is always checked first"
+        self._stage(selects, dialect, keys, user_id)
+        return self._insert_staged(user_id, batch.batch_id, loaded_at)
 
     def aggregate_batch(
         self, batch_id: str, aggregates: str, source_files: Sequence[str] | None
@@ -542,20 +621,93 @@ class ExportLanding:
         self.warehouse._insert_batch(self.connection, batch)
 
     def _land_in_duckdb(
-        self, selects: Sequence[str], user_id: str, batch_id: str, loaded_at: datetime
-    ) -> Landed:
+        self, selects: Sequence[str], user_id: str, batch_id: str, loaded_at: datetime,
+        keys: Regrouping,
+    ) -> Landed:  # fmt: skip
         table = f"{RAW_SCHEMA}.{streaming_history.name}"
+        columns = "source_file, record_key, record, user_id, _batch_id, _loaded_at"
+        present = f"select record_key from {table} where user_id = ?"
+        if keys.shared_keys:
+            # Shared keys land whatever is present: the rows regroup gives them are checked.
+            self._temporary_keys("import_shared_keys", keys.shared_keys)
+            present += " and record_key not in (select record_key from import_shared_keys)"
         for select in selects:
             self.reader.execute(
                 f"""
-                insert into {table}
-                    (source_file, record_key, record, user_id, _batch_id, _loaded_at)
+                insert into {table} ({columns})
                 select source_file, record_key, record, ?, ?, ?
                 from ({select}) as new_records
-                where record_key not in (select record_key from {table} where user_id = ?)
+                where record_key not in ({present})
                 """,
                 [user_id, batch_id, loaded_at, user_id],
             )
+        ((selected,),) = self.reader.execute(
+            f"select count(*) from {table} where _batch_id = ?", [batch_id]
+        ).fetchall()
+        shared = self.reader.execute(
+            f"""
+            select record_key from {table} where _batch_id = ?
+            group by {keys.scope}, record_key having count(*) > 1
+            """,
+            [batch_id],
+        ).fetchall()
+        if shared:
+            self._temporary_keys("import_regrouped_keys", [key for (key,) in shared])
+            in_shared = "record_key in (select record_key from import_regrouped_keys)"
+            rows = self.reader.execute(
+                f"select source_file, record_key, record from {table} "
+                f"where _batch_id = ? and {in_shared}",
+                [batch_id],
+            ).fetchall()
+            self.reader.execute(
+                f"delete from {table} where _batch_id = ? and {in_shared}", [batch_id]
+            )
+
+            def stored(wanted: Collection[str]) -> dict[str, str]:
+                self._temporary_keys("import_wanted_keys", wanted)
+                return dict(
+                    self.reader.execute(
+                        f"select record_key, record from {table} where user_id = ? "
+                        "and _batch_id <> ? and record_key in (select * from import_wanted_keys)",
+                        [user_id, batch_id],
+                    ).fetchall()
+                )
+
+            self.reader.executemany(
+                f"insert into {table} ({columns}, repeats) values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [*row[:3], user_id, batch_id, loaded_at, row[3]]
+                    for row in keys.regroup(rows, stored)
+                ],
+            )
+        if shared or keys.shared_keys:
+            # A key in two exports of the import lands once; one the user had, not again.
+            self.reader.execute(
+                f"""
+                delete from {table} as landed
+                where landed._batch_id = ? and (
+                    landed.rowid not in (
+                        select first(rowid order by source_file, record) from {table}
+                        where _batch_id = ? group by record_key
+                    )
+                    or landed.record_key in (
+                        select record_key from {table} where user_id = ? and _batch_id <> ?
+                    )
+                )
+                """,
+                [batch_id, batch_id, user_id, batch_id],
+            )
+        else:
+            self._keep_one_of_each_key(table, batch_id)
+        ((inserted, plays, repeats),) = self.reader.execute(
+            f"select count(*), count(*) filter (where {keys.is_play}), coalesce(sum(repeats), 0) "
+            f"from {table} where _batch_id = ?",
+            [batch_id],
+        ).fetchall()
+        return Landed(int(inserted), int(plays), int(repeats), int(selected))
+
+    def _keep_one_of_each_key(self, table: str, batch_id: str) -> None:
+        """One row of each key the batch landed twice (two exports at once hold it)."""
         ((selected, distinct),) = self.reader.execute(
             f"select count(*), count(distinct record_key) from {table} where _batch_id = ?",
             [batch_id],
@@ -565,73 +717,129 @@ class ExportLanding:
                 f"""
                 delete from {table}
                 where _batch_id = ? and rowid not in (
-                    select min(rowid) from {table} where _batch_id = ? group by record_key
+                    select first(rowid order by source_file, record) from {table}
+                    where _batch_id = ? group by record_key
                 )
                 """,
                 [batch_id, batch_id],
             )
-        return Landed(int(distinct), int(selected))
 
-    def _rows(self, selects: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+    def _temporary_keys(self, name: str, keys: Iterable[str]) -> None:
+        self.reader.execute(
+            f"create or replace temporary table {name} as "
+            "select unnest(cast(? as varchar[])) as record_key",
+            [list(keys)],
+        )
+
+    def _rows(
+        self, selects: Sequence[str], keys: Regrouping, held: list[tuple[Any, ...]]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The selected rows as (source_file, record_key, record, repeats, is_play), but for
+        those of shared keys: they go to `held`, for `keys.regroup` once all are read."""
+        shared_keys = keys.shared_keys or ()
         for select in selects:
             result = self.reader.execute(select)
             while rows := result.fetchmany(_IMPORT_CHUNK_ROWS):
-                yield rows
+                if shared_keys:
+                    held += [row for row in rows if row[1] in shared_keys]
+                    rows = [row for row in rows if row[1] not in shared_keys]
+                yield [(*row[:3], 0, *row[3:]) for row in rows]
 
-    def _stage(self, selects: Sequence[str], dialect: str) -> None:
-        """Send the records to a temporary table on the server, in bulk."""
+    def _stored_records(self, user_id: str, keys: Collection[str]) -> dict[str, str]:
+        """The user's stored records of `keys`, by key (in chunks: SQL Server takes at most
+        2,100 parameters a statement)."""
+        found: dict[str, str] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 1000):
+            query = sa.select(streaming_history.c.record_key, streaming_history.c.record).where(
+                streaming_history.c.user_id == user_id,
+                streaming_history.c.record_key.in_(ordered[start : start + 1000]),
+            )
+            found.update((key, record) for key, record in self.connection.execute(query))
+        return found
+
+    def _stage(self, selects: Sequence[str], dialect: str, keys: Regrouping, user_id: str) -> None:
+        """Send the records to a temporary table on the server, in bulk: first those of keys
+        no other record of their export has, then, regrouped, the others (regrouping reads
+        the user's stored records, which it cannot while a COPY runs)."""
+        held: list[tuple[Any, ...]] = []
+        chunks = self._rows(selects, keys, held)
         if dialect == "postgresql":
             self.connection.exec_driver_sql(
-                "create temporary table import_records "
-                "(source_file text, record_key text, record text) on commit drop"
+                "create temporary table import_records (source_file text, record_key text, "
+                "record text, repeats integer, is_play boolean) on commit drop"
             )
+        else:
+            # SQL Server. database_default: a temp table takes tempdb's collation, which may
+            # not compare with the database's (Azure SQL).
+            self.connection.exec_driver_sql(
+                "create table #import_records (source_file nvarchar(400) collate database_default, "
+                "record_key varchar(64) collate database_default, "
+                "record nvarchar(max) collate database_default, repeats int, is_play bit)"
+            )
+        self._send(dialect, chunks)
+        if held:
+            lookup = functools.partial(self._stored_records, user_id)
+            self._send(dialect, iter([keys.regroup(held, lookup)]))
+
+    def _send(self, dialect: str, chunks: Iterator[list[tuple[Any, ...]]]) -> None:
+        columns = "source_file, record_key, record, repeats, is_play"
+        if dialect == "postgresql":
             psycopg_connection: Any = self.connection.connection.driver_connection
-            cursor = psycopg_connection.cursor()
-            with cursor.copy(
-                "copy import_records (source_file, record_key, record) from stdin"
-            ) as copy:
-                for rows in self._rows(selects):
+            with (
+                psycopg_connection.cursor() as cursor,
+                cursor.copy(f"copy import_records ({columns}) from stdin") as copy,
+            ):
+                for rows in chunks:
                     for row in rows:
                         copy.write_row(row)
             return
-        # SQL Server: the engine has fast_executemany, so each chunk is one round trip.
-        # database_default: a temp table takes tempdb's collation, which may not compare with
-        # the database's (Azure SQL).
-        self.connection.exec_driver_sql(
-            "create table #import_records (source_file nvarchar(400) collate database_default, "
-            "record_key varchar(64) collate database_default, "
-            "record nvarchar(max) collate database_default)"
-        )
-        for rows in self._rows(selects):
-            self.connection.exec_driver_sql(
-                "insert into #import_records (source_file, record_key, record) values (?, ?, ?)",
-                rows,
-            )
+        # The engine has fast_executemany, so each chunk is one round trip.
+        for rows in chunks:
+            if rows:
+                self.connection.exec_driver_sql(
+                    f"insert into #import_records ({columns}) values (?, ?, ?, ?, ?)", rows
+                )
 
-    def _insert_staged(self, user_id: str, batch_id: str, loaded_at: datetime) -> int:
-        staged = "#import_records" if self.connection.dialect.name == "mssql" else "import_records"
+    def _insert_staged(self, user_id: str, batch_id: str, loaded_at: datetime) -> Landed:
+        mssql = self.connection.dialect.name == "mssql"
+        staged = "#import_records" if mssql else "import_records"
         table = f"{RAW_SCHEMA}.{streaming_history.name}"
-        result = self.connection.execute(
-            sa.text(
-                f"""
-                insert into {table}
-                    (source_file, record_key, record, user_id, _batch_id, _loaded_at)
-                select source_file, record_key, record, :user_id, :batch_id, :loaded_at
+        # The rows to insert: one of each key (the least file's), none the user has.
+        new_rows = f"""
+                select *
                 from (
                     select
-                        source_file, record_key, record,
-                        row_number() over (partition by record_key order by source_file) as copy
+                        source_file, record_key, record, repeats, is_play,
+                        row_number() over (
+                            partition by record_key order by source_file, record
+                        ) as copy
                     from {staged}
                 ) as staged
                 where copy = 1 and not exists (
                     select 1 from {table} as present
                     where present.user_id = :owner and present.record_key = staged.record_key
-                )
+                )"""
+        is_play = "is_play = 1" if mssql else "is_play"
+        inserted, plays, repeats = self.connection.execute(
+            sa.text(
+                f"select count(*), sum(case when {is_play} then 1 else 0 end), sum(repeats) "
+                f"from ({new_rows}) as new_rows"
+            ),
+            {"owner": user_id},
+        ).one()
+        self.connection.execute(
+            sa.text(
+                f"""
+                insert into {table}
+                    (source_file, record_key, record, repeats, user_id, _batch_id, _loaded_at)
+                select source_file, record_key, record, repeats, :user_id, :batch_id, :loaded_at
+                from ({new_rows}) as new_rows
                 """
             ),
             # Two names for one value: PostgreSQL types each placeholder from one use.
             {"user_id": user_id, "owner": user_id, "batch_id": batch_id, "loaded_at": loaded_at},
         )
-        if self.connection.dialect.name == "mssql":  # no ON COMMIT DROP: the pool keeps it
+        if mssql:  # no ON COMMIT DROP: the pool keeps it
             self.connection.exec_driver_sql("drop table #import_records")
-        return int(result.rowcount)
+        return Landed(int(inserted), int(plays or 0), int(repeats or 0), None)

@@ -495,7 +495,7 @@ def import_environment(database: Path) -> dict[str, str]:
     return environment
 
 
-IMPORTED = re.compile(r"Imported ([\d,]+) new plays .* \(([\d,]+) already there\)")
+IMPORTED = re.compile(r"Imported ([\d,]+) new (?:plays?|records?) .*; ([\d,]+) already there")
 
 
 def imported_counts(output: str) -> tuple[int, int]:

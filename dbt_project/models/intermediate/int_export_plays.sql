@@ -9,6 +9,11 @@
     the one known item with the same creator and title, from API plays or Extended rows;
     when there is no such item, or more than one, it is keyed by its names.
 
+    Older Account data (StreamingHistory0.json) has podcast episodes among the music, the show
+    as the artist and the episode as the title, and nothing that tells them apart: a row whose
+    artist and title are a show and an episode known from another record (Extended history,
+    a podcast file) is an episode. Episodes known from no other record stay tracks.
+
     A table, rebuilt every run: the dimensions and fct_plays read it several times, and what a
     record resolves to changes as API plays arrive. Its cost follows the export's size; the API
     plays are only probed for the names and URIs the export holds. -#}
@@ -18,10 +23,65 @@
         as_columnstore=false,
     )
 }}
-with history as (
+with staged as (
 
     select * from {{ ref('stg_spotify__streaming_history') }}
     where content_type is not null
+
+),
+
+known_episodes as (
+
+    select distinct
+        show_name,
+        episode_name
+    from staged
+    where content_type = 'episode' and show_name is not null and episode_name is not null
+
+),
+
+history as (
+
+    select
+        staged.user_id,
+        staged.record_key,
+        staged.source_file,
+        staged.batch_id,
+        staged.loaded_at,
+        staged.record_format,
+        staged.is_video,
+        staged.ended_at,
+        staged.ms_played,
+        staged.platform,
+        staged.conn_country,
+        staged.album_name,
+        staged.track_uri,
+        staged.episode_uri,
+        staged.audiobook_title,
+        staged.audiobook_uri,
+        staged.audiobook_chapter_uri,
+        staged.audiobook_chapter_title,
+        staged.reason_start,
+        staged.reason_end,
+        staged.shuffle,
+        staged.skipped,
+        staged.offline,
+        staged.offline_at,
+        staged.incognito_mode,
+        staged.content_uri,
+        staged.is_counted_stream,
+        case when known_episodes.show_name is null then staged.content_type else 'episode' end as content_type,
+        case when known_episodes.show_name is null then staged.track_name end as track_name,
+        case when known_episodes.show_name is null then staged.artist_name end as artist_name,
+        coalesce(staged.episode_name, known_episodes.episode_name) as episode_name,
+        coalesce(staged.show_name, known_episodes.show_name) as show_name
+    from staged
+    left join known_episodes
+        on
+            staged.record_format = 'account'
+            and staged.content_type = 'track'
+            and staged.artist_name = known_episodes.show_name
+            and staged.track_name = known_episodes.episode_name
 
 ),
 

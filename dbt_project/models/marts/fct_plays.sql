@@ -214,6 +214,7 @@ api_rows as (
         export_plays.conn_country,
         export_plays.offline,
         export_plays.incognito_mode,
+        coalesce(export_plays.is_video, {{ spotify_elt.boolean_literal(false) }}) as is_video,
         case when export_plays.export_play_sk is null then 'api' else 'api+export' end as source,
         export_plays.record_key as export_record_key,
         case
@@ -249,6 +250,7 @@ export_rows as (
         export_plays.conn_country,
         export_plays.offline,
         export_plays.incognito_mode,
+        export_plays.is_video,
         'export' as source,
         export_plays.record_key as export_record_key,
         export_plays.loaded_at
@@ -330,6 +332,7 @@ final as (
         cast(conn_country as {{ spotify_elt.type_text() }}) as conn_country,
         cast(offline as {{ spotify_elt.type_boolean() }}) as offline,
         cast(incognito_mode as {{ spotify_elt.type_boolean() }}) as incognito_mode,
+        cast(is_video as {{ spotify_elt.type_boolean() }}) as is_video,
         cast(source as {{ spotify_elt.type_text() }}) as source,
         cast(export_record_key as {{ spotify_elt.type_key() }}) as export_record_key,
         cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at,

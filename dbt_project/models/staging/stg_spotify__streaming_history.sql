@@ -1,6 +1,7 @@
 {#- Privacy-export records, both formats, one row per record: Extended streaming history (field
-    names as Spotify's, `ts` is when the play ended, to the second) and Account data (`endTime`
-    to the minute, names only). Parsed once: a table that takes only newly imported records. -#}
+    names as Spotify's, `ts` is when the play ended, to the second; video history has the same
+    fields) and Account data (`endTime` to the minute, names only; music, podcast and audiobook
+    files). Parsed once: a table that takes only newly imported records. -#}
 {{
     config(
         materialized='incremental',
@@ -22,6 +23,7 @@ renamed as (
         user_id,
         record_key,
         source_file,
+        repeats,
         _batch_id as batch_id,
         _loaded_at as loaded_at,
         {{ spotify_elt.json_fields('record', [
@@ -53,6 +55,9 @@ renamed as (
             ['account_track_name', 'trackName', 'text'],
             ['account_show_name', 'podcastName', 'text'],
             ['account_episode_name', 'episodeName', 'text'],
+            ['account_audiobook_title', 'audiobookName', 'text'],
+            ['account_chapter_title', 'chapterName', 'text'],
+            ['author_name', 'authorName', 'text'],
         ]) }}
     from source
 
@@ -64,9 +69,14 @@ unified as (
         user_id,
         record_key,
         source_file,
+        repeats,
         batch_id,
         loaded_at,
         case when ended_at_text is not null then 'extended' else 'account' end as record_format,
+        -- The import takes a file for video history by its name, as Spotify names them.
+        {{ spotify_elt.as_boolean(
+            "lower(source_file) like '%streaming_history_video%' or lower(source_file) like '%endvideo%'"
+        ) }} as is_video,
         case
             when ended_at_text is not null then {{ spotify_elt.parse_iso_timestamp('ended_at_text') }}
             -- Account data: 'YYYY-MM-DD HH:MM', UTC.
@@ -82,10 +92,11 @@ unified as (
         coalesce(extended_episode_name, account_episode_name) as episode_name,
         coalesce(extended_show_name, account_show_name) as show_name,
         episode_uri,
-        audiobook_title,
+        coalesce(audiobook_title, account_audiobook_title) as audiobook_title,
         audiobook_uri,
         audiobook_chapter_uri,
-        audiobook_chapter_title,
+        coalesce(audiobook_chapter_title, account_chapter_title) as audiobook_chapter_title,
+        author_name,
         reason_start,
         reason_end,
         shuffle,
@@ -108,8 +119,11 @@ classified as (
     select
         *,
         case
+            -- ingestion/export.py counts a record as a play by the same fields (CONTENT_FIELDS).
             when episode_uri is not null or show_name is not null then 'episode'
-            when audiobook_chapter_uri is not null or audiobook_uri is not null then 'audiobook'
+            when
+                audiobook_chapter_uri is not null or audiobook_uri is not null or audiobook_title is not null
+                then 'audiobook'
             -- Local files have a name and no URI.
             when track_uri is not null or track_name is not null then 'track'
         end as content_type,
