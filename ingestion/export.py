@@ -296,8 +296,8 @@ class ExportFile:
 def records_sql(
     spec: RecordFormat, files: Sequence[ExportFile], *, checked: bool, landing: bool = False
 ) -> str:
-    """DuckDB SQL over the files: source_file, scope (`ExportFile.scope`), record (its raw
-    text) and
+    """DuckDB SQL over the files: source_file, scope (`ExportFile.scope`, null when
+    `landing`: the landing has no use for it), record (its raw text) and
 
     - if `landing`: landed, the record without its private fields (compact JSON);
     - if `checked`: fields (the JSON text of each of `_checked_fields`), time_text and
@@ -314,7 +314,7 @@ def records_sql(
     records = f"""
     select
         map {{{names}}}[filename] as source_file,
-        map {{{scopes}}}[filename] as scope,
+        {f"map {{{scopes}}}[filename]" if not landing else "null"} as scope,
         json as record
     from read_json_objects([{paths}], format = 'array', filename = true)"""
     if landing:
@@ -485,28 +485,35 @@ def regroup(
     return kept
 
 
-def landed_time_span(
+def landed_span_and_plays(
     landing: ExportLanding, spec: RecordFormat, batch_id: str, files: Sequence[str] | None
-) -> tuple[datetime | None, datetime | None]:
-    """The first and the last time among the records a batch landed (valid, compact JSON).
+) -> tuple[datetime | None, datetime | None, int]:
+    """The first and the last time among the records a batch landed (valid, compact JSON),
+    and how many of them are plays: one scan.
 
     Spotify writes the time first: when every landed record begins with it, records sort as
     their times do, and the least and the greatest record tell the span without a parse.
     """
     start = "{" + json.dumps(spec.time_field) + ':"'
     chars = slice(len(start), len(start) + len(spec.time_example))
-    every, least, most = landing.aggregate_batch(
-        batch_id, f"bool_and(starts_with(record, {_literal(start)})), min(record), max(record)",
+    every, least, most, plays = landing.aggregate_batch(
+        batch_id,
+        f"bool_and(starts_with(record, {_literal(start)})), min(record), max(record), "
+        f"count(*) filter (where {has_content_sql('record')})",
         files,
-    )  # fmt: skip
+    )
     if every:
         first, last = least[chars], most[chars]
     else:
         value = f"json_extract_string(record, {_path(spec.time_field)})"
         first, last = landing.aggregate_batch(batch_id, f"min({value}), max({value})", files)
     if first is None or last is None:  # no records
-        return None, None
-    return datetime.strptime(first, spec.time_format), datetime.strptime(last, spec.time_format)
+        return None, None, 0
+    return (
+        datetime.strptime(first, spec.time_format),
+        datetime.strptime(last, spec.time_format),
+        int(plays),
+    )
 
 
 # ---- finding the files -------------------------------------------------------------------
@@ -906,20 +913,22 @@ def _land_in_one_pass(
             # A damaged or unreadable file, an invalid record: the check says which.
             log.debug("landing in one pass stopped: %s", error)
             raise _CheckNeededError from None
-        assert landed.selected is not None  # counted on DuckDB
+        selected = landed.selected
+        assert selected is not None  # counted on DuckDB
         spans = [
-            landed_time_span(
+            landed_span_and_plays(
                 landing, spec, batch.batch_id, [f.name for f in group] if len(groups) > 1 else None
             )
             for spec, group in groups
         ]
+        landed = dataclasses.replace(landed, plays=sum(plays for _, _, plays in spans))
         finished = dataclasses.replace(
             batch,
-            rows_seen=landed.selected,
+            rows_seen=selected,
             rows_inserted=landed.inserted,
-            rows_duplicate=landed.selected - landed.inserted,
-            oldest_played_at=min(filter(None, (first for first, _ in spans)), default=None),
-            newest_played_at=max(filter(None, (last for _, last in spans)), default=None),
+            rows_duplicate=selected - landed.inserted,
+            oldest_played_at=min(filter(None, (first for first, _, _ in spans)), default=None),
+            newest_played_at=max(filter(None, (last for _, last, _ in spans)), default=None),
             message=_message(batch.message, landed),
         )
         landing.add_batch(finished)
@@ -940,6 +949,11 @@ def _land_checked(
         progress.step(f"Loading {checked.valid:,} records", _query_fraction(landing.reader))
         keys = _regrouping(checked.files, checked.shared_keys)
         landed = landing.insert_records(selects, batch, keys)
+        if landed.plays is None:  # DuckDB: counted in what landed
+            (plays,) = landing.aggregate_batch(
+                batch.batch_id, f"count(*) filter (where {has_content_sql('record')})", None
+            )
+            landed = dataclasses.replace(landed, plays=int(plays))
         finished = dataclasses.replace(
             batch,
             rows_seen=checked.valid,
@@ -959,7 +973,6 @@ def _regrouping(files: Sequence[ExportFile], shared_keys: set[str] | None) -> Re
     return Regrouping(
         regroup=lambda rows, stored: regroup(rows, scopes, stored),
         scope=f"map {{{labels}}}[source_file]",
-        is_play=has_content_sql("record"),
         shared_keys=shared_keys,
     )
 
@@ -1000,7 +1013,7 @@ def import_export(
                 dataclasses.replace(batch, message=f"{len(collected.files)} files"), progress,
             )  # fmt: skip
             return ImportResult(
-                finished, len(collected.files), landed.plays, landed.repeats, Counter(), []
+                finished, len(collected.files), landed.plays or 0, landed.repeats, Counter(), []
             )
         except _CheckNeededError:
             pass
@@ -1014,8 +1027,9 @@ def import_export(
             warehouse, workdir, checked, dataclasses.replace(batch, message=message), progress
         )
     return ImportResult(
-        finished, len(checked.files), landed.plays, landed.repeats, checked.skipped, checked.notes
-    )
+        finished, len(checked.files), landed.plays or 0, landed.repeats, checked.skipped,
+        checked.notes,
+    )  # fmt: skip
 
 
 def _describe(skipped: Counter[str]) -> str:

@@ -72,7 +72,9 @@ apt_install() {
 sync_environment() {
     ensure_uv
     say "syncing .venv from uv.lock"
-    "$UV" sync --frozen --quiet
+    # Bytecode now, not at each command's start: where nothing may write it later (read-only
+    # installs, PYTHONDONTWRITEBYTECODE), every start-up compiled 1,500 modules (0.8 s).
+    "$UV" sync --frozen --quiet --compile-bytecode
     export PATH="$ROOT/.venv/bin:$PATH"
     # The Airflow DAG renders its tasks from dbt's manifest: keep it in step with the models.
     say "parsing the dbt project for the Airflow DAG (dbt parse)"

@@ -178,20 +178,26 @@ def api_plays_of_current_listener() -> list[ApiPlay]:
     return plays
 
 
-def build(env: dict[str, str], root: Path) -> dict[str, list[str]]:
+def build(env: dict[str, str], root: Path, *, in_two_runs: bool) -> dict[str, list[str]]:
     """Every listener's imports, each run twice (the second must add nothing), API polls for
-    one of them, then `spotify-elt transform`: what each first import printed."""
+    one of them, and `spotify-elt transform`: once at the end, or `in_two_runs`, also after
+    every listener's first import (the second run is then incremental). Returns what each
+    first import printed."""
     zips = {name: write_export(root / f"{name}.zip", members) for name, members in EXPORTS.items()}
     printed: dict[str, list[str]] = {}
-    for listener, imports in LISTENERS.items():
-        for batch in imports:
-            paths = [str(zips[name]) for name in batch]
+    for turn in range(max(len(imports) for imports in LISTENERS.values())):
+        for listener, imports in LISTENERS.items():
+            if turn >= len(imports):
+                continue
+            paths = [str(zips[name]) for name in imports[turn]]
             first = run_cli("import", "--user", listener, *paths, env=env, cwd=root)
             assert first.returncode == 0, first.output
             again = run_cli("import", "--user", listener, *paths, env=env, cwd=root)
             assert again.returncode == 0, again.output
             assert "Imported 0 new plays" in again.stdout, again.stdout
             printed.setdefault(listener, []).append(first.stdout.strip())
+        if in_two_runs and turn == 0:
+            transform(env, root)
     with Warehouse(settings_from(env)) as warehouse:
         polls = Batch(new_batch_id(), "api", "current-listener", "succeeded", utc_now())
         warehouse.land_plays(polls, api_plays_of_current_listener(), {"id": "current-listener"})
@@ -203,7 +209,7 @@ def build(env: dict[str, str], root: Path) -> dict[str, list[str]]:
 def duckdb_real(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Any]:
     root = tmp_path_factory.mktemp("real-duckdb")
     env = {"SPOTIFY_ELT_DUCKDB_PATH": str(root / "warehouse.duckdb")}
-    return env, build(env, root)
+    return env, build(env, root, in_two_runs=True)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +218,7 @@ def postgres_real(
 ) -> Iterator[tuple[dict[str, str], Any]]:
     root = tmp_path_factory.mktemp("real-postgres")
     with postgres_database(postgres_server) as env:
-        yield env, build(env, root)
+        yield env, build(env, root, in_two_runs=False)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -370,27 +376,47 @@ def test_nothing_private_is_stored_anywhere(real: tuple[dict[str, str], Any]) ->
     assert found == []
 
 
+MARTS = [*DESIGN_COLUMNS, "dq_import_records", *ANALYTICS_MARTS]
+
+
+def marts(env: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the star and the analytics marts, sorted, without what differs between
+    builds of the same data (when a row was loaded or built, an import's own id)."""
+    tables = {}
+    engine = sa.create_engine(engine_url(settings_from(env)))
+    try:
+        with engine.connect() as connection:
+            for table in MARTS:
+                names = [
+                    column["name"]
+                    for column in sa.inspect(connection).get_columns(table, "marts")
+                    if column["name"] not in ("transformed_at", "loaded_at", "batch_id")
+                ]
+                listed = ", ".join(names)
+                result = connection.execute(sa.text(f"select {listed} from marts.{table}"))
+                tables[table] = sorted(map(tuple, result), key=repr)
+    finally:
+        engine.dispose()
+    return tables
+
+
 def test_both_warehouses_build_the_same_marts(
     duckdb_real: tuple[dict[str, str], Any], postgres_real: tuple[dict[str, str], Any]
 ) -> None:
-    """Ties broken the same way everywhere: the star and every analytics mart, row for row."""
-    for table in [*DESIGN_COLUMNS, "dq_import_records", *ANALYTICS_MARTS]:
-        rows = []
-        for env, _ in (duckdb_real, postgres_real):
-            engine = sa.create_engine(engine_url(settings_from(env)))
-            try:
-                with engine.connect() as connection:
-                    names = [
-                        column["name"]
-                        for column in sa.inspect(connection).get_columns(table, "marts")
-                        # when each warehouse loaded or built a row; the import's own id
-                        if column["name"] not in ("transformed_at", "loaded_at", "batch_id")
-                    ]
-                    listed = ", ".join(names)
-                    result = connection.execute(sa.text(f"select {listed} from marts.{table}"))
-                    rows.append(sorted(map(tuple, result), key=repr))
-            finally:
-                engine.dispose()
-        assert rows[0] == rows[1], table
+    """Ties broken the same way everywhere, and DuckDB's two runs (the second incremental)
+    give what PostgreSQL's one gives: the star and every analytics mart, row for row."""
+    duckdb_marts, postgres_marts = marts(duckdb_real[0]), marts(postgres_real[0])
+    for table in MARTS:
+        assert duckdb_marts[table] == postgres_marts[table], table
         # Every listener plays the same few tracks in every period: none to rediscover.
-        assert rows[0] or table == "agg_rediscover_tracks", table
+        assert duckdb_marts[table] or table == "agg_rediscover_tracks", table
+
+
+def test_a_full_refresh_gives_what_the_incremental_runs_gave(
+    duckdb_real: tuple[dict[str, str], Any], tmp_path: Path
+) -> None:
+    """Last in this file: it rebuilds the DuckDB warehouse the tests above read."""
+    env, _ = duckdb_real
+    incremental = marts(env)
+    transform(env, tmp_path, "--full-refresh")
+    assert marts(env) == incremental
