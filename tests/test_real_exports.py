@@ -54,6 +54,12 @@ EXPORTS: dict[str, dict[str, str]] = {
     "current_recent": extended_files(NEW, "current"),
     "account": account_files(NEW, old=False),
     "account_old": account_files(OLD + UNKNOWN_SHOW_PLAYS, old=True),
+    # Video history alone: Account data of the same period is not covered by it.
+    "video_only": {
+        name: text
+        for name, text in extended_files(NEW, "current").items()
+        if "Streaming_History_Video_" in name
+    },
 }
 # Each listener's imports, in order; an import of several exports passes them at once.
 LISTENERS: dict[str, list[list[str]]] = {
@@ -65,6 +71,7 @@ LISTENERS: dict[str, list[list[str]]] = {
     "two-eras-at-once": [["endsong", "current"]],
     "account-listener": [["account"]],
     "account-old-listener": [["account_old"], ["current_recent"]],
+    "video-and-account-listener": [["video_only"], ["account"]],
 }
 # The plays each Extended-only listener's warehouse must hold, whatever its exports wrote.
 TRUE_PLAYS = {

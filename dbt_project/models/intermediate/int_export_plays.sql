@@ -2,8 +2,8 @@
     content at all is not a play (dq_import_records counts those).
 
     Account data (names only, minute precision) and Extended history overlap: inside the span a
-    user's Extended history covers, its rows are the record and Account rows are left out, so
-    no period is counted twice.
+    user's Extended audio history covers, its rows are the record and Account rows are left
+    out, so no period is counted twice.
 
     A record without a URI (Account data, or a local file in either format) takes the URI of
     the one known item with the same creator and title, from API plays or Extended rows;
@@ -85,6 +85,7 @@ history as (
 
 ),
 
+-- Audio history only: video history holds none of the plays Account data lists.
 extended_coverage as (
 
     select
@@ -92,7 +93,7 @@ extended_coverage as (
         min(ended_at) as covered_from,
         max(ended_at) as covered_to
     from history
-    where record_format = 'extended'
+    where record_format = 'extended' and not {{ spotify_elt.is_true('is_video') }}
     group by user_id
 
 ),
