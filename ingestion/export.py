@@ -524,23 +524,29 @@ class Collected:
     """The history files of an import."""
 
     files: list[ExportFile] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
 
     def label(self, name: str) -> str:
         """`name`, or `name (2)` and so on when another file of the import has that name (two
-        exports unzipped into folders of the same name): labels tell the files apart."""
-        taken = {export_file.name for export_file in self.files}
+        exports unzipped into folders of the same name, a zip holding a name twice): labels
+        tell the files apart."""
         label, copy = name, 1
-        while label in taken:
+        while label in self.labels:
             copy += 1
             label = f"{name} ({copy})"
+        self.labels.add(label)
         return label
 
 
 def _scope(folder: str, file_name: str) -> str:
-    """The export a file belongs to: its folder and the kind of file, so that an `endsong_*`
-    and a `Streaming_History_Audio_*` export side by side are two exports."""
-    family = re.split(r"\d", PurePosixPath(file_name).stem, maxsplit=1)[0].rstrip("_- ")
-    return f"{folder}/{family.lower()}"
+    """The export a file belongs to: its folder and its name with the numbers left out. Old
+    exports are `endsong_<n>` files, out of time order, which must be one export; two exports
+    unzipped into one folder differ in how they number their files (`..._2019-2021_0.json`
+    against `..._2021.json`), and are two. (One export that numbers its files both ways is two
+    as well; that loses a play only where a file ends between two offline plays of a track
+    synced in one second.)"""
+    pattern = re.sub(r"\d+", "#", PurePosixPath(file_name).stem).lower()
+    return f"{folder}/{pattern}"
 
 
 def _unsafe_member(name: str) -> bool:

@@ -242,6 +242,7 @@ def configure_import_duckdb(connection: Any, temp_directory: Path | None = None)
 
 
 _IMPORT_CHUNK_ROWS = 10_000
+_MIGRATION_PAGE_ROWS = 10_000
 
 
 def _duckdb_errors() -> type[Exception]:
@@ -302,22 +303,55 @@ def _remove_private_fields(connection: Connection) -> None:
     from ingestion.export import PRIVATE_FIELDS
 
     table = f"{RAW_SCHEMA}.{streaming_history.name}"
-    dialect = connection.dialect.name
-    if dialect == "duckdb":  # as the import removes them
+    patterns = {f"field_{number}": f'%"{name}"%' for number, name in enumerate(PRIVATE_FIELDS)}
+    named = " or ".join(f"record like :{parameter}" for parameter in patterns)
+    if connection.dialect.name == "duckdb":  # as the import removes them
         removal = json.dumps(dict.fromkeys(PRIVATE_FIELDS)).replace("'", "''")
-        removed = f"json_merge_patch(record, '{removal}')"
-    elif dialect == "postgresql":  # jsonb keeps no key order: the text is another, the record not
-        names = ", ".join(f"'{name}'" for name in PRIVATE_FIELDS)
-        removed = f"cast(cast(record as jsonb) - array[{names}] as text)"
-    else:  # JSON_MODIFY with a null value removes the key
-        removed = "record"
-        for name in PRIVATE_FIELDS:
-            removed = f"json_modify({removed}, '$.{name}', null)"
-    named = " or ".join(f"record like :field_{number}" for number in range(len(PRIVATE_FIELDS)))
-    connection.execute(
-        sa.text(f"update {table} set record = {removed} where {named}"),
-        {f"field_{number}": f'%"{name}"%' for number, name in enumerate(PRIVATE_FIELDS)},
-    )
+        connection.execute(
+            sa.text(
+                f"update {table} set record = json_merge_patch(record, '{removal}') where {named}"
+            ),
+            patterns,
+        )
+        return
+    # Elsewhere in Python, a page at a time: the servers' JSON functions would each need their
+    # own SQL, and PostgreSQL's jsonb refuses some text JSON allows (an escaped NUL).
+    columns = streaming_history.c
+    private = set(PRIVATE_FIELDS)
+    last_user, last_key = "", ""
+    while True:
+        page = connection.execute(
+            sa.select(columns.user_id, columns.record_key, columns.record)
+            .where(
+                sa.or_(*(columns.record.like(pattern) for pattern in patterns.values())),
+                sa.or_(
+                    columns.user_id > last_user,
+                    sa.and_(columns.user_id == last_user, columns.record_key > last_key),
+                ),
+            )
+            .order_by(columns.user_id, columns.record_key)
+            .limit(_MIGRATION_PAGE_ROWS)
+        ).all()
+        if not page:
+            return
+        updates = []
+        for user_id, record_key, record in page:
+            value = json.loads(record)
+            if isinstance(value, dict) and private & value.keys():
+                kept = {name: item for name, item in value.items() if name not in private}
+                text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+                updates.append({"record": text, "user": user_id, "key": record_key})
+        if updates:
+            connection.execute(
+                streaming_history.update()
+                .where(
+                    columns.user_id == sa.bindparam("user"),
+                    columns.record_key == sa.bindparam("key"),
+                )
+                .values(record=sa.bindparam("record")),
+                updates,
+            )
+        last_user, last_key = page[-1][0], page[-1][1]
 
 
 def _first_line(error: BaseException, settings: Settings) -> str:
@@ -554,7 +588,7 @@ class Landed:
     # DuckDB the import counts them in what landed (`aggregate_batch`).
     plays: int | None
     repeats: int  # records left out as identical to one inserted (their `repeats`)
-    # Rows the selects gave with a key the user did not have, a key twice counted twice;
+    # Rows the selects gave that were not left out as present (a key twice counted twice);
     # counted on DuckDB only (elsewhere the server leaves out the repeats unseen).
     selected: int | None
 

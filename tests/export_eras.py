@@ -211,17 +211,7 @@ def _awkward_moments(at: datetime, day: int, rng: random.Random) -> list[Play]:
     ]
     if day % 2 == 0:  # a burst of 0 ms plays, and a record with no content among them
         burst = tie + timedelta(minutes=3)
-        moments += [
-            Play(
-                burst,
-                0,
-                "track",
-                (day + n) % len(TRACKS),
-                reason_start="clickrow",
-                reason_end="endplay",
-            )
-            for n in range(2, 6)
-        ]
+        moments += _burst(burst, day, range(2, 6), reason_start="clickrow", reason_end="endplay")
         moments.append(
             Play(burst, 215_589, "none", 0, reason_start="appload", reason_end="unexpected-exit")
         )
@@ -238,24 +228,18 @@ def _awkward_moments(at: datetime, day: int, rng: random.Random) -> list[Play]:
         moments.append(Play(tie + timedelta(minutes=13), 187_000, "track", 7, copies=2))
     if day % 2 == 1:  # music videos, mostly in bursts of 0 ms, and a video podcast
         clip = tie + timedelta(minutes=17)
-        moments += [
-            Play(
-                clip,
-                0,
-                "track",
-                (day + n) % len(TRACKS),
-                reason_start="unknown",
-                reason_end="endplay",
-                skipped=True,
-                video=True,
-            )
-            for n in range(3)
-        ]
+        moments += _burst(clip, day, range(3), reason_start="unknown", reason_end="endplay",
+                          skipped=True, video=True)  # fmt: skip
         moments.append(Play(clip + timedelta(minutes=9), 545_000, "episode", 3, video=True))
         moments.append(Play(clip + timedelta(minutes=15), 32_000, "track", 7, video=True))
     if day % 5 == 2:  # a private session
         moments.append(Play(tie + timedelta(minutes=19), 201_000, "track", 9, incognito=True))
     return moments
+
+
+def _burst(at: datetime, day: int, numbers: range, **details: Any) -> list[Play]:
+    """Plays of 0 ms of several tracks, all ending in the second `at`."""
+    return [Play(at, 0, "track", (day + n) % len(TRACKS), **details) for n in numbers]
 
 
 # ---- Extended streaming history -----------------------------------------------------------

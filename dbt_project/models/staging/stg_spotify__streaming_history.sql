@@ -75,7 +75,8 @@ unified as (
         case when ended_at_text is not null then 'extended' else 'account' end as record_format,
         -- The import takes a file for video history by its name, as Spotify names them.
         {{ spotify_elt.as_boolean(
-            "lower(source_file) like '%streaming_history_video%' or lower(source_file) like '%endvideo%'"
+            "lower(" ~ spotify_elt.file_name('source_file') ~ ") like 'streaming_history_video%'"
+            ~ " or lower(" ~ spotify_elt.file_name('source_file') ~ ") like 'endvideo%'"
         ) }} as is_video,
         case
             when ended_at_text is not null then {{ spotify_elt.parse_iso_timestamp('ended_at_text') }}

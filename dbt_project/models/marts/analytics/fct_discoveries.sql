@@ -111,9 +111,9 @@ artist_streams as (
 
 ),
 
--- The first stream is the earliest, and of streams ending in the same second (an export has
--- them: a skip and the next track, a track played twice offline) the one with the least
--- play_sk, so that each item has one.
+-- The first stream is the earliest, and of an item's streams ending in the same second or
+-- minute (two offline plays of a track synced together, Account data's minutes, an artist's
+-- two tracks) the one with the least play_sk, so that each item has one.
 track_firsts as (
 
     select
