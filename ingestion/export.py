@@ -318,10 +318,8 @@ def records_sql(
         json as record
     from read_json_objects([{paths}], format = 'array', filename = true)"""
     if landing:
-        # json_merge_patch with null values removes those keys (RFC 7396), keeps the others.
-        removal = _literal(json.dumps(dict.fromkeys(PRIVATE_FIELDS)))
         records = f"""
-    select *, json_merge_patch(record, {removal}) as landed
+    select *, {without_private_fields_sql("record")} as landed
     from ({records}) as records"""
     if not checked:
         return records
@@ -399,6 +397,12 @@ def landing_sql(
     return f"""
 select source_file, {key} as record_key, landed as record{is_play}
 from {source}"""
+
+
+def without_private_fields_sql(record: str) -> str:
+    """DuckDB SQL: the JSON text `record` without `PRIVATE_FIELDS`, compact. json_merge_patch
+    with null values removes those keys (RFC 7396) and keeps the others."""
+    return f"json_merge_patch({record}, {_literal(json.dumps(dict.fromkeys(PRIVATE_FIELDS)))})"
 
 
 def _md5(text: str) -> str:
@@ -479,8 +483,7 @@ def regroup(
                 numbers[record] = next(free)
         for record, copies in records.items():
             first = min(copies, key=lambda row: str(row[0]))
-            number = numbers[record]
-            own_key = key if number == 1 else _md5(f"{key}\x1f{number}")
+            own_key = numbered[key][numbers[record] - 1]
             kept.append((first[0], own_key, record, len(copies) - 1, *first[3:]))
     return kept
 

@@ -300,18 +300,15 @@ def _add_missing_columns(connection: Connection) -> dict[str, list[str]]:
 def _remove_private_fields(connection: Connection) -> None:
     """Remove from the stored export records the fields an import now leaves out: versions
     before `repeats` kept the location fields of older Extended records."""
-    from ingestion.export import PRIVATE_FIELDS
+    from ingestion.export import PRIVATE_FIELDS, without_private_fields_sql
 
     table = f"{RAW_SCHEMA}.{streaming_history.name}"
     patterns = {f"field_{number}": f'%"{name}"%' for number, name in enumerate(PRIVATE_FIELDS)}
     named = " or ".join(f"record like :{parameter}" for parameter in patterns)
     if connection.dialect.name == "duckdb":  # as the import removes them
-        removal = json.dumps(dict.fromkeys(PRIVATE_FIELDS)).replace("'", "''")
+        removed = without_private_fields_sql("record")
         connection.execute(
-            sa.text(
-                f"update {table} set record = json_merge_patch(record, '{removal}') where {named}"
-            ),
-            patterns,
+            sa.text(f"update {table} set record = {removed} where {named}"), patterns
         )
         return
     # Elsewhere in Python, a page at a time: the servers' JSON functions would each need their
@@ -692,13 +689,14 @@ class ExportLanding:
             "group by record_key having count(*) > 1",
             [batch_id],
         ).fetchall()
+        if not (twice or keys.shared_keys):  # every selected row landed as it was
+            return Landed(int(selected), None, 0, int(selected))
         if twice:
             self._temporary_keys("import_keys_twice", [key for (key,) in twice])
             self._regroup_in_duckdb(table, user_id, batch_id, loaded_at, keys)
-        if twice or keys.shared_keys:
-            # A key in two exports of the import lands once; one the user had, not again.
-            self.reader.execute(
-                f"""
+        # A key in two exports of the import lands once; one the user had, not again.
+        self.reader.execute(
+            f"""
                 delete from {table} as landed
                 where landed._batch_id = ? and (
                     landed.rowid not in (
@@ -710,8 +708,8 @@ class ExportLanding:
                     )
                 )
                 """,
-                [batch_id, batch_id, user_id, batch_id],
-            )
+            [batch_id, batch_id, user_id, batch_id],
+        )
         ((inserted, repeats),) = self.reader.execute(
             f"select count(*), coalesce(sum(repeats), 0) from {table} where _batch_id = ?",
             [batch_id],
