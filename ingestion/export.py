@@ -32,7 +32,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
@@ -203,6 +203,34 @@ _ALLOWED: dict[FieldKind, tuple[str, str]] = {
 }
 
 
+# ---- the record rules: what the import lets land is what every model can build -------------
+#
+# A record that breaks one of these is refused (or skipped and counted with --skip-invalid):
+# landed, it would make every later `transform` fail, on every run, until it was undone.
+
+# Spotify began in 2006: a record that ends before it is damaged, and so is one that ends more
+# than a day after the import (a clock set wrong on the device gives minutes, not days).
+EARLIEST_PLAY = "2006"
+# The models add ms_played to a time, and SQL Server's DATEADD takes an int: 2^31 - 1 ms (24
+# days) is far beyond any real play, and every warehouse's integer holds it.
+MAX_MS_PLAYED = 2**31 - 1
+
+
+def _latest_play() -> str:
+    """The first time no record may reach: the day after tomorrow (UTC), as the time text of
+    both formats compares (ISO dates sort as text)."""
+    return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+
+
+def _nul_sql(text: str) -> str:
+    """DuckDB SQL: whether the JSON text `text` holds an escaped NUL, which PostgreSQL's text
+    cannot store (its JSON functions refuse to read it back)."""
+    return (
+        f"(contains({text}, '\\u0000') "
+        f"and contains(replace({text}, '\\\\', ''), '\\u0000'))"
+    )
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -223,18 +251,28 @@ def _problem_sql(spec: RecordFormat) -> str:
     """
     whens = [
         ("not starts_with(record, '{')", "is not a JSON object"),
+        (_nul_sql("record"), "holds a NUL character (\\u0000), which PostgreSQL cannot store"),
+        # Warehouses read a field given twice differently (DuckDB the first, PostgreSQL the
+        # last): the check would have passed a value another warehouse never sees.
+        ("not keys_unique", "has a field twice"),
         (
             # The exact shape first: strptime alone takes '2024-1-5T1:2:3Z' and year 0000,
             # which other warehouses refuse and which would key the same play differently.
             f"not starts_with(fields[1], '\"') or "
             f"not regexp_full_match(time_text, {_literal(spec.time_shape)}) or "
-            f"try_strptime(time_text, {_literal(spec.time_format)}) is null or "
-            f"time_text < '1900'",
+            f"try_strptime(time_text, {_literal(spec.time_format)}) is null",
             f"`{spec.time_field}` is not a time like {spec.time_example}",
         ),
         (
-            "not regexp_full_match(coalesce(fields[2], ''), '[0-9]{1,18}')",
-            f"`{spec.duration_field}` is not a whole number of milliseconds",
+            f"time_text < {_literal(EARLIEST_PLAY)}",
+            f"`{spec.time_field}` is before {EARLIEST_PLAY}, when Spotify began",
+        ),
+        (f"time_text >= {_literal(_latest_play())}", f"`{spec.time_field}` is in the future"),
+        (
+            # Ten digits at most, then the value: the cast never meets a number it cannot hold.
+            "not regexp_full_match(coalesce(fields[2], ''), '[0-9]{1,10}') or "
+            f"cast(fields[2] as bigint) > {MAX_MS_PLAYED}",
+            f"`{spec.duration_field}` is not a whole number of milliseconds up to {MAX_MS_PLAYED}",
         ),
     ]
     whens += [
@@ -324,12 +362,25 @@ def records_sql(
     if not checked:
         return records
     paths = ", ".join(_path(name) for name in _checked_fields(spec))
+    text = "landed" if landing else "record"
+    # Records as Spotify writes them have only the fields checked (and, before landing, the
+    # private ones): one count tells their names apart. Any other record compares its names.
+    count_private = (
+        "" if landing else
+        f" + list_count(json_extract(record, [{', '.join(_path(n) for n in PRIVATE_FIELDS)}]))"
+    )  # fmt: skip
+    private = ", ".join(_literal(name) for name in PRIVATE_FIELDS)
+    own_keys = f"list_filter(json_keys({text}), lambda name: not list_contains([{private}], name))"
+    keys_unique = f"""case
+            when len(json_keys({text})) = list_count(fields){count_private} then true
+            else len(list_distinct({own_keys})) = len({own_keys})
+        end"""
     return f"""
     select *, {_problem_sql(spec)} as problem
     from (
-        select *, trim(fields[1], '"') as time_text
+        select *, trim(fields[1], '"') as time_text, {keys_unique} as keys_unique
         from (
-            select *, json_extract({"landed" if landing else "record"}, [{paths}]) as fields
+            select *, json_extract({text}, [{paths}]) as fields
             from ({records}) as records
         ) as extracted
     ) as typed"""

@@ -1,5 +1,8 @@
-{#- The calendar from var dates_start to dates_end (a play's local date keys into it), plus the
-    unknown member. Names are spelled out in English whatever the warehouse's language. -#}
+{#- The calendar, plus the unknown member: from var dates_start to dates_end, widened to whole
+    years around the plays when they reach further (a play's local date, its session's start
+    and its week's Monday key into it; a session starts at most 25 days before its play ends,
+    and the year before the first play holds both). Names are spelled out in English whatever
+    the warehouse's language. -#}
 with digits as (
 
     select digits.digit
@@ -23,14 +26,49 @@ offsets as (
 
 ),
 
-{%- set first_day = "cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
-{%- set last_day = "cast('" ~ var('dates_end') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
+{%- set dates_start = "cast('" ~ var('dates_start') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
+{%- set dates_end = "cast('" ~ var('dates_end') ~ "' as " ~ spotify_elt.type_date() ~ ")" %}
+
+plays as (
+
+    select
+        cast(min(played_at_local) as {{ spotify_elt.type_date() }}) as first_play_day,
+        cast(max(played_at_local) as {{ spotify_elt.type_date() }}) as last_play_day
+    from {{ ref('fct_plays') }}
+
+),
+
+play_years as (
+
+    select
+        {{ dbt.dateadd('year', -1, dbt.date_trunc('year', 'first_play_day')) }} as first_day,
+        {{ dbt.dateadd('day', -1, dbt.dateadd('year', 2, dbt.date_trunc('year', 'last_play_day'))) }} as last_day
+    from plays
+
+),
+
+{#- CASE, not least()/greatest(): SQL Server has those from 2022 only. -#}
+bounds as (
+
+    select
+        cast(
+            case when first_day < {{ dates_start }} then first_day else {{ dates_start }} end
+            as {{ spotify_elt.type_date() }}
+        ) as first_day,
+        cast(
+            case when last_day > {{ dates_end }} then last_day else {{ dates_end }} end
+            as {{ spotify_elt.type_date() }}
+        ) as last_day
+    from play_years
+
+),
 
 days as (
 
-    select cast({{ dbt.dateadd('day', 'day_offset', first_day) }} as {{ spotify_elt.type_date() }}) as date_day
+    select cast({{ dbt.dateadd('day', 'offsets.day_offset', 'bounds.first_day') }} as {{ spotify_elt.type_date() }}) as date_day
     from offsets
-    where day_offset <= {{ dbt.datediff(first_day, last_day, 'day') }}
+    cross join bounds
+    where offsets.day_offset <= {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }}
 
 ),
 
