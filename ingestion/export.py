@@ -32,12 +32,13 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
 from ingestion.config import Settings
 from ingestion.errors import SpotifyEltError
+from ingestion.rules import EARLIEST_PLAY, MAX_MS_PLAYED, latest_play
 from ingestion.warehouse import (
     Batch,
     ExportLanding,
@@ -203,32 +204,13 @@ _ALLOWED: dict[FieldKind, tuple[str, str]] = {
 }
 
 
-# ---- the record rules: what the import lets land is what every model can build -------------
-#
-# A record that breaks one of these is refused (or skipped and counted with --skip-invalid):
-# landed, it would make every later `transform` fail, on every run, until it was undone.
-
-# Spotify began in 2006: a record that ends before it is damaged, and so is one that ends more
-# than a day after the import (a clock set wrong on the device gives minutes, not days).
-EARLIEST_PLAY = "2006"
-# The models add ms_played to a time, and SQL Server's DATEADD takes an int: 2^31 - 1 ms (24
-# days) is far beyond any real play, and every warehouse's integer holds it.
-MAX_MS_PLAYED = 2**31 - 1
-
-
-def _latest_play() -> str:
-    """The first time no record may reach: the day after tomorrow (UTC), as the time text of
-    both formats compares (ISO dates sort as text)."""
-    return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+# ---- the record rules (ingestion/rules.py), as DuckDB SQL over a record's text ---------------
 
 
 def _nul_sql(text: str) -> str:
     """DuckDB SQL: whether the JSON text `text` holds an escaped NUL, which PostgreSQL's text
     cannot store (its JSON functions refuse to read it back)."""
-    return (
-        f"(contains({text}, '\\u0000') "
-        f"and contains(replace({text}, '\\\\', ''), '\\u0000'))"
-    )
+    return f"(contains({text}, '\\u0000') and contains(replace({text}, '\\\\', ''), '\\u0000'))"
 
 
 def _literal(text: str) -> str:
@@ -264,10 +246,14 @@ def _problem_sql(spec: RecordFormat) -> str:
             f"`{spec.time_field}` is not a time like {spec.time_example}",
         ),
         (
-            f"time_text < {_literal(EARLIEST_PLAY)}",
-            f"`{spec.time_field}` is before {EARLIEST_PLAY}, when Spotify began",
+            # The shape is checked: the time text sorts as the time does.
+            f"time_text < {_literal(f'{EARLIEST_PLAY:%Y}')}",
+            f"`{spec.time_field}` is before {EARLIEST_PLAY:%Y}, when Spotify began",
         ),
-        (f"time_text >= {_literal(_latest_play())}", f"`{spec.time_field}` is in the future"),
+        (
+            f"time_text >= {_literal(f'{latest_play():%Y-%m-%d}')}",
+            f"`{spec.time_field}` is in the future",
+        ),
         (
             # Ten digits at most, then the value: the cast never meets a number it cannot hold.
             "not regexp_full_match(coalesce(fields[2], ''), '[0-9]{1,10}') or "

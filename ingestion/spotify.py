@@ -34,6 +34,7 @@ from ingestion.errors import (
     SpotifyApiError,
     SpotifyEltError,
 )
+from ingestion.rules import EARLIEST_PLAY, latest_play
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ def parse_played_at(value: object) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"played_at has no time zone: {value!r}")
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    played_at = parsed.astimezone(UTC).replace(tzinfo=None)
+    if not EARLIEST_PLAY <= played_at < latest_play():
+        raise ValueError(f"played_at is before {EARLIEST_PLAY:%Y} or in the future: {value!r}")
+    return played_at
 
 
 def to_unix_ms(moment: datetime) -> int:

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import CliResult, settings_from
+from conftest import REFRESH_TOKEN, CliResult, settings_from
 from export_files import extended_history, write_json
-from test_extract import assert_one_line_error
+from spotify_server import SpotifyStandIn
+from test_extract import assert_one_line_error, landed, plays
 from test_import import batch_rows, history_rows
 
 from ingestion.warehouse import Warehouse
@@ -87,7 +88,10 @@ def test_a_poison_record_is_refused_in_one_line_and_nothing_lands(
     name: str, warehouse_env: dict[str, str], cli: Callable[..., CliResult], tmp_path: Path
 ) -> None:
     write_json(tmp_path / "earlier" / FILE, extended_history(3, first=500))
-    assert cli("import", "--user", USER, str(tmp_path / "earlier"), extra_env=warehouse_env).returncode == 0
+    assert (
+        cli("import", "--user", USER, str(tmp_path / "earlier"), extra_env=warehouse_env).returncode
+        == 0
+    )
     before = history_rows(warehouse_env), batch_rows(warehouse_env)
 
     result = cli(
@@ -104,7 +108,7 @@ def test_skipped_poison_is_counted_and_the_rest_builds(
 ) -> None:
     """Every poison record in one file: skipped and counted; the transform that follows passes
     and holds exactly the valid plays, those at the edges of the rules included."""
-    path = poisoned_file(tmp_path / "export", *POISON)
+    poisoned_file(tmp_path / "export", *POISON)
     # At the edges, and valid: before 2008 (the calendar's first year until now), the longest
     # play a warehouse's integer holds, a record that ends tomorrow.
     edges = extended_history(3, first=2000)
@@ -129,3 +133,17 @@ def test_skipped_poison_is_counted_and_the_rest_builds(
     assert fact_count(warehouse_env) == 33
     assert fact_count(warehouse_env, "played_at < '2008-01-01'") == 1
     assert fact_count(warehouse_env, "ms_played = 2147483647") == 1
+
+
+def test_a_play_from_the_api_outside_the_rules_lands_nothing(
+    stand_in: SpotifyStandIn, env: dict[str, str], cli: Callable[..., CliResult]
+) -> None:
+    """The API is held to the same time rule: a page with a play in the future fails that
+    listener's extract in one line, and nothing of the page lands."""
+    stand_in.add_user(USER, "Listener One", REFRESH_TOKEN)
+    stand_in.add_plays(USER, [*plays(3), *plays(1, start=datetime(2045, 6, 1, tzinfo=UTC))])
+
+    result = cli("extract")
+
+    assert_one_line_error(result, "bad played_at", "before 2006 or in the future")
+    assert landed(env) == []
