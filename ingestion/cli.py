@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -304,9 +304,9 @@ class _ProgressBar:
 @command
 def import_export(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="The export .zip, a folder or JSON files.", show_default=False),
-    ],
+    ] = None,
     user: Annotated[
         str | None,
         typer.Option(help="Spotify user id the export belongs to; default: the authorised user."),
@@ -318,6 +318,16 @@ def import_export(
             help="Load the valid records and count the others, instead of stopping.",
         ),
     ] = False,
+    undo: Annotated[
+        str | None,
+        typer.Option(
+            metavar="BATCH_ID",
+            help="Remove the records one import landed (see --list); then run transform.",
+        ),
+    ] = None,
+    list_imports: Annotated[
+        bool, typer.Option("--list", help="List the imports, newest last, and exit.")
+    ] = False,
 ) -> None:
     """Import a Spotify privacy export (Extended streaming history or Account data)."""
     from contextlib import nullcontext
@@ -327,6 +337,24 @@ def import_export(
     from ingestion.warehouse import Warehouse
 
     settings = _settings()
+    if undo is not None or list_imports:
+        if paths or (undo is not None and list_imports):
+            raise _fail("--undo and --list take no export and go alone")
+        with Warehouse(settings) as warehouse:
+            warehouse.create_raw_tables()
+            if list_imports:
+                _list_imports(warehouse.batches())
+                return
+            undone = warehouse.undo_import(undo or "")
+        out.print(
+            f"Undid import {undone.batch_id} of {undone.user_id}: removed "
+            f"{_counted(undone.rows_inserted, 'record')}. The marts are empty until the next "
+            "`spotify-elt transform` builds them anew without it.",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+        return
+    if not paths:
+        raise _fail("which export? give its .zip, a folder or JSON files (or --undo, --list)")
     user_id = import_user(settings, user)
     bar = _ProgressBar() if err.is_terminal else None
     with Warehouse(settings) as warehouse, bar or nullcontext():
@@ -338,6 +366,18 @@ def import_export(
     out.print(_import_summary(result, user_id), highlight=False, markup=False, soft_wrap=True)
     for reason, count in result.skipped.most_common():
         out.print(f"Skipped {count:,} invalid: {reason}", highlight=False, markup=False)
+
+
+def _list_imports(batches: list[dict[str, Any]]) -> None:
+    table = Table("batch id", "user", "imported at (UTC)", "new records", "status", "files")
+    for batch in batches:
+        if batch["source"] == "export":
+            table.add_row(
+                batch["batch_id"], Text(str(batch["user_id"])),
+                f"{batch['finished_at']:%Y-%m-%d %H:%M}", f"{batch['rows_inserted']:,}",
+                batch["status"], Text(str(batch["message"] or "")),
+            )  # fmt: skip
+    out.print(table)
 
 
 def _import_summary(result: ImportResult, user_id: str) -> str:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
 MARTS_SCHEMA = "marts"
+# The schemas dbt builds into (dbt_project.yml, `+schema`): everything in them comes from `raw`.
+DERIVED_SCHEMAS = ("staging", "intermediate", MARTS_SCHEMA)
 
 # SQLAlchemy's DateTime is DATETIME on SQL Server (3.33 ms steps): Spotify's played_at has
 # whole milliseconds, so use DATETIME2 there. Naive values, always UTC.
@@ -105,7 +107,7 @@ load_batches = sa.Table(
     sa.Column("batch_id", sa.String(36), nullable=False),
     sa.Column("source", sa.String(16), nullable=False, comment="api, export or demo"),
     sa.Column("user_id", UserId, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False, comment="succeeded or failed"),
+    sa.Column("status", sa.String(16), nullable=False, comment="succeeded, failed or undone"),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("finished_at", Timestamp, nullable=False),
     sa.Column("rows_seen", sa.Integer, nullable=False),
@@ -351,6 +353,19 @@ def _remove_private_fields(connection: Connection) -> None:
         last_user, last_key = page[-1][0], page[-1][1]
 
 
+def _drop_derived_tables(connection: Connection) -> None:
+    """Drop every table in the schemas dbt builds into. PostgreSQL drops the views on them
+    too (dbt makes them anew on every build); DuckDB and SQL Server keep such views, which
+    read the new tables once they exist."""
+    inspector = sa.inspect(connection)
+    quote = connection.dialect.identifier_preparer.quote
+    cascade = " cascade" if connection.dialect.name == "postgresql" else ""
+    for schema in DERIVED_SCHEMAS:
+        if inspector.has_schema(schema):
+            for table in inspector.get_table_names(schema=schema):
+                connection.exec_driver_sql(f"drop table {quote(schema)}.{quote(table)}{cascade}")
+
+
 def _first_line(error: BaseException, settings: Settings) -> str:
     original = error.orig if isinstance(error, DBAPIError) and error.orig else error
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
@@ -495,6 +510,39 @@ class Warehouse:
     def _insert_batch(self, connection: Connection, batch: Batch) -> None:
         values = dataclasses.asdict(batch)
         connection.execute(load_batches.insert().values(**values, finished_at=utc_now()))
+
+    def undo_import(self, batch_id: str) -> Batch:
+        """Remove the records one import landed and mark its batch `undone`, atomically.
+
+        Records it found already there belong to the imports that landed them, and stay. The
+        tables dbt built go too: its incremental models only add and replace rows, so they
+        would keep the removed plays, and the next build (a `transform`, a DAG run) makes
+        them anew from `raw`, as a full refresh does."""
+        with self.transaction() as connection:
+            row = connection.execute(
+                sa.select(load_batches).where(load_batches.c.batch_id == batch_id)
+            ).one_or_none()
+            if row is None or row.source != "export":
+                what = "no import" if row is None else f"a load from the {row.source}"
+                raise WarehouseError(
+                    f"{batch_id!r} is {what}; `spotify-elt import --list` lists the imports"
+                )
+            batch = Batch(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Batch)})
+            if row.status != "succeeded":
+                raise WarehouseError(f"import {batch_id} is {row.status}: nothing of it to undo")
+            of_batch = streaming_history.c._batch_id == batch_id
+            removed = connection.execute(
+                sa.select(sa.func.count()).select_from(streaming_history).where(of_batch)
+            ).scalar_one()
+            connection.execute(streaming_history.delete().where(of_batch))
+            message = f"{row.message}; undone at {utc_now():%Y-%m-%d %H:%M:%S} UTC"
+            connection.execute(
+                load_batches.update()
+                .where(load_batches.c.batch_id == batch_id)
+                .values(status="undone", message=message)
+            )
+            _drop_derived_tables(connection)
+        return dataclasses.replace(batch, status="undone", rows_inserted=int(removed))
 
     @contextmanager
     def export_landing(self, workdir: Path) -> Iterator[ExportLanding]:
