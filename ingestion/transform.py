@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from ingestion.config import DBT_PROJECT_DIR, Settings
 from ingestion.errors import SpotifyEltError
@@ -42,13 +43,40 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
         if settings.target == "duckdb":
             _release_duckdb_file()
     if not result.success:
-        # dbt's exception text runs over several lines ("Compilation Error in model x", the
-        # reason, the macro stack): keep the first two for the one line we print.
-        lines = [line.strip() for line in str(result.exception or "").splitlines() if line.strip()]
-        reason = f": {': '.join(lines[:2])}" if lines else ""
         raise TransformError(
-            settings.scrub(f"dbt {arguments[0]} failed on {settings.target}{reason}")
+            settings.scrub(f"dbt {arguments[0]} failed on {settings.target}{_why(result)}")
         )
+
+
+# What dbt calls a node that did not pass.
+_FAILED = {"error", "fail", "runtime error"}
+
+
+def _why(result: Any) -> str:
+    """The first failing node and the first line of its message, how many more failed, and
+    where dbt's log is: the one line a failed `transform` ends with.
+
+    dbt's exception text (a project that does not compile) runs over several lines ("Compilation
+    Error in model x", the reason, the macro stack): the first two are the reason."""
+    log_path = Path(os.environ.get("DBT_LOG_PATH") or DBT_PROJECT_DIR / "logs") / "dbt.log"
+    if result.exception is not None:
+        lines = [line.strip() for line in str(result.exception).splitlines() if line.strip()]
+        return f": {': '.join(lines[:2])} (log: {log_path})" if lines else f" (log: {log_path})"
+    failed = [
+        node for node in getattr(result.result, "results", None) or []
+        if str(getattr(node.status, "value", node.status)) in _FAILED
+    ]  # fmt: skip
+    if not failed:
+        return f" (log: {log_path})"
+    first = failed[0]
+    lines = [line.strip() for line in str(first.message or "").splitlines() if line.strip()]
+    more = f"; {len(failed) - 1} more failed" if len(failed) > 1 else ""
+    kind = getattr(first.node, "resource_type", "node")
+    message = f": {lines[0]}" if lines else ""
+    return (
+        f": {getattr(kind, 'value', kind)} {first.node.name} failed{message}{more} "
+        f"(log: {log_path})"
+    )
 
 
 def publish_dbt_environment(settings: Settings) -> None:

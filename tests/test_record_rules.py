@@ -147,3 +147,35 @@ def test_a_play_from_the_api_outside_the_rules_lands_nothing(
 
     assert_one_line_error(result, "bad played_at", "before 2006 or in the future")
     assert landed(env) == []
+
+
+def test_a_poison_record_an_earlier_version_landed_is_named_and_undone(
+    warehouse_env: dict[str, str], cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """A warehouse filled before these rules may hold a play in year 9999: `transform` fails
+    in one line that names the failing node and dbt's log, and undoing that import mends it."""
+    write_json(tmp_path / "good" / FILE, extended_history(20))
+    write_json(tmp_path / "bad" / FILE, extended_history(5, first=100))
+    for folder in ("good", "bad"):
+        imported = cli("import", "--user", USER, str(tmp_path / folder), extra_env=warehouse_env)
+        assert imported.returncode == 0, imported.output
+    with Warehouse(settings_from(warehouse_env)) as warehouse:
+        bad = warehouse.batches()[-1]["batch_id"]
+        with warehouse.transaction() as connection:  # as an earlier version let it land
+            connection.execute(
+                sa.text(
+                    "update raw.spotify_streaming_history set record = replace(record, "
+                    '\'"ts":"2024-\', \'"ts":"9999-\') where _batch_id = :bad'
+                ),
+                {"bad": bad},
+            )
+
+    failed = cli("transform", extra_env=warehouse_env, timeout=600)
+
+    assert_one_line_error(failed, f"dbt build failed on {settings_from(warehouse_env).target}: ",
+                          " failed", "(log: ")  # fmt: skip
+    undone = cli("import", "--undo", bad, extra_env=warehouse_env)
+    assert undone.returncode == 0, undone.output
+    transformed = cli("transform", extra_env=warehouse_env, timeout=600)
+    assert transformed.returncode == 0, transformed.output[-3000:]
+    assert fact_count(warehouse_env) == 20
