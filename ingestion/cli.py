@@ -369,13 +369,15 @@ def import_export(
 
 
 def _list_imports(batches: list[dict[str, Any]]) -> None:
-    table = Table("batch id", "user", "imported at (UTC)", "new records", "status", "files")
+    table = Table("imported at (UTC)", "user", "new records", "status", "what", box=None)
+    # Whole, never wrapped: the id is what --undo takes.
+    table.add_column("batch id", no_wrap=True, min_width=36)
     for batch in batches:
         if batch["source"] == "export":
             table.add_row(
-                batch["batch_id"], Text(str(batch["user_id"])),
-                f"{batch['finished_at']:%Y-%m-%d %H:%M}", f"{batch['rows_inserted']:,}",
-                batch["status"], Text(str(batch["message"] or "")),
+                f"{batch['finished_at']:%Y-%m-%d %H:%M}", Text(str(batch["user_id"])),
+                f"{batch['rows_inserted']:,}", batch["status"],
+                Text(str(batch["message"] or "")), batch["batch_id"],
             )  # fmt: skip
     out.print(table)
 

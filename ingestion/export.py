@@ -1056,7 +1056,7 @@ def import_export(
         try:
             finished, landed = _land_in_one_pass(
                 warehouse, workdir, collected.files,
-                dataclasses.replace(batch, message=f"{len(collected.files)} files"), progress,
+                dataclasses.replace(batch, message=_files(len(collected.files))), progress,
             )  # fmt: skip
             return ImportResult(
                 finished, len(collected.files), landed.plays or 0, landed.repeats, Counter(), []
@@ -1066,7 +1066,7 @@ def import_export(
         progress.step(f"Checking the records of {len(collected.files)} files")
         checked = check_records(collected.files, workdir, skip_invalid=skip_invalid)
         skipped = sum(checked.skipped.values())
-        message = f"{len(checked.files)} files" + (
+        message = _files(len(checked.files)) + (
             f"; skipped {skipped} invalid: " + _describe(checked.skipped) if skipped else ""
         )
         finished, landed = _land_checked(
@@ -1076,6 +1076,10 @@ def import_export(
         finished, len(checked.files), landed.plays or 0, landed.repeats, checked.skipped,
         checked.notes,
     )  # fmt: skip
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def _describe(skipped: Counter[str]) -> str:
