@@ -98,20 +98,22 @@ def run_cli(
     child_env["COLUMNS"] = "200"  # keep rich from wrapping the one line we assert on
     command = [sys.executable, "-m", "ingestion", *arguments]
     if stdin is not None:
-        completed = subprocess.run(
+        child = subprocess.run(
             command, env=child_env, cwd=cwd, input=stdin, capture_output=True, text=True,
             timeout=timeout, check=False,
         )  # fmt: skip
-        return CliResult(completed.returncode, completed.stdout, completed.stderr)
-    silent_read, silent_write = os.pipe()
-    try:
-        child = subprocess.run(
-            command, env=child_env, cwd=cwd, stdin=silent_read, capture_output=True, text=True,
-            timeout=timeout, check=False,
-        )  # fmt: skip
-    finally:
-        os.close(silent_read)
-        os.close(silent_write)
+    else:
+        silent_read, silent_write = os.pipe()
+        try:
+            child = subprocess.run(
+                command, env=child_env, cwd=cwd, stdin=silent_read, capture_output=True,
+                text=True, timeout=timeout, check=False,
+            )  # fmt: skip
+        finally:
+            os.close(silent_read)
+            os.close(silent_write)
+    # Whatever a test expects of a command, a traceback is never the way it ends.
+    assert "Traceback (most recent call last)" not in child.stderr, child.stderr[-4000:]
     return CliResult(child.returncode, child.stdout, child.stderr)
 
 
