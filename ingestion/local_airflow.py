@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from ingestion.errors import SpotifyEltError
-from ingestion.servers import wait_for_health
+from ingestion.servers import started, stop_session, wait_for_health
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAG_ID = "spotify_elt"
@@ -132,11 +131,11 @@ def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalo
     bin_dir = Path(sys.executable).parent
     environment["PATH"] = os.pathsep.join([str(bin_dir), environment.get("PATH", "")])
     url = environment["AIRFLOW__API__BASE_URL"]
-    with (home / "standalone.log").open("ab") as log:
-        process = subprocess.Popen(
-            [str(bin_dir / "airflow"), "standalone"], env=environment, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+    with (
+        (home / "standalone.log").open("ab") as log,
+        started([str(bin_dir / "airflow"), "standalone"], env=environment, stdout=log,
+                stderr=subprocess.STDOUT) as process,
+    ):  # fmt: skip
         try:
             wait_until_ready(url, process, timeout)
             yield Standalone(url, process)
@@ -151,8 +150,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     alone. Task processes get process groups of their own, so the sweep goes by session:
     standalone was started in a new one, which all its descendants keep.
     """
-    import psutil  # Airflow's own dependency
-
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -160,20 +157,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    leftovers = []
-    for candidate in psutil.process_iter():
-        try:
-            if os.getsid(candidate.pid) == process.pid:
-                leftovers.append(candidate)
-        except (OSError, psutil.Error):
-            continue
-    for leftover in leftovers:
-        with contextlib.suppress(psutil.Error):
-            leftover.terminate()
-    _, alive = psutil.wait_procs(leftovers, timeout=10)
-    for leftover in alive:
-        with contextlib.suppress(psutil.Error):
-            leftover.kill()
+    stop_session(process.pid, grace=10)
 
 
 if __name__ == "__main__":  # scripts/setup.sh: keep the DAG's manifest in step with the models
