@@ -25,6 +25,17 @@ DOCS_PATH = f"/cosmos/{DOCS_PROJECT}/dbt_docs_index.html"
 LOGIN = "admin"
 # dags/spotify_elt_config.py reads it from the same place (tests/test_dag.py checks).
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
+# Where standalone finds the `airflow` it starts its components with: ours, which adds
+# `--skip-serve-logs` to the scheduler and the triggerer. Each would otherwise start a log server
+# (ports 8793 and 8794) on every interface, and Airflow has no setting for its address:
+# airflow/utils/serve_logs/core.py (3.3) hands uvicorn host="", all of them. The flag is
+# Airflow's own way to go without; standalone has no way to pass it, and names its components'
+# command `airflow`, found on PATH. Nothing is lost: a log server lets an API server read the
+# logs of tasks that ran on another machine, and here the API server reads them from this
+# AIRFLOW_HOME's `logs/` itself. For a task still running it asks the log server as well
+# (airflow/utils/log/file_task_handler.py, `_read`), finds none, and notes that among the log's
+# "source details" and in standalone.log; the log itself still shows.
+COMPONENTS_PATH = Path(__file__).with_name("airflow_components")
 
 
 class AirflowError(SpotifyEltError):
@@ -59,6 +70,8 @@ def airflow_environment(home: Path, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{LOGIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API__HOST": "127.0.0.1",
+        # Off unless an airflow.cfg turns it on, and then on every interface by default.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         # The dbt docs site, from the DAG's `docs` task, in the UI (Cosmos's plugin).
@@ -127,9 +140,13 @@ def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalo
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise AirflowError(f"port {port} on 127.0.0.1 is in use: choose another with --port")
     environment = {**os.environ, **airflow_environment(home, port)}
-    # standalone starts `airflow scheduler` and the others by name, from PATH.
+    # standalone starts `airflow scheduler` and the others by name, from PATH: through ours
+    # (COMPONENTS_PATH), which runs this environment's.
     bin_dir = Path(sys.executable).parent
-    environment["PATH"] = os.pathsep.join([str(bin_dir), environment.get("PATH", "")])
+    environment["PATH"] = os.pathsep.join(
+        [str(COMPONENTS_PATH), str(bin_dir), environment.get("PATH", "")]
+    )
+    environment["SPOTIFY_ELT_AIRFLOW"] = str(bin_dir / "airflow")
     url = environment["AIRFLOW__API__BASE_URL"]
     with (
         (home / "standalone.log").open("ab") as log,

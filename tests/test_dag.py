@@ -30,10 +30,12 @@ import pytest
 from conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
+    LOOPBACK,
     base_environment,
     kill_all,
     outliving,
     process_tree,
+    tcp_listeners,
 )
 from spotify_server import SpotifyStandIn, play_item
 
@@ -523,6 +525,14 @@ def local_airflow(tmp_path: Path) -> Iterator[LocalAirflow]:
         kill_all(tree)
 
 
+def assert_listening_on_loopback_only(airflow: LocalAirflow) -> None:
+    """Every TCP socket that the command and every process under it listen on is loopback's."""
+    listening = tcp_listeners(process_tree(airflow.child.pid))
+    port = int(airflow.url.rsplit(":", 1)[1])
+    assert ("127.0.0.1", port) in [(address, number) for address, number, _ in listening]
+    assert [entry for entry in listening if entry[0] not in LOOPBACK] == []
+
+
 def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> None:
     with local_airflow(tmp_path) as airflow:
         url, child = airflow.url, airflow.child
@@ -548,6 +558,9 @@ def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> 
         plugins = request_json(f"{url}/api/v2/plugins", token)["plugins"]
         views = [view for plugin in plugins for view in plugin["external_views"]]
         assert any(view["href"].endswith("/dbt_docs_index.html") for view in views)
+        # Every component is up by now (the DAG processor has parsed the DAG, the scheduler
+        # serialised it), log servers included if they were started.
+        assert_listening_on_loopback_only(airflow)
 
         tree = process_tree(child.pid)
         child.send_signal(signal.SIGINT)  # Ctrl-C
