@@ -31,12 +31,18 @@ REFRESH_TOKEN = "test-refresh-token-a91b7e"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """A developer's own Spotify or warehouse settings must never leak into a test."""
     for name in list(os.environ):
         if name.startswith(("SPOTIFY_", "DBT_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
+    # Opening a DuckDB warehouse tightens the process umask for good
+    # (ingestion/warehouse.py `keep_duckdb_files_private`): not for the tests after this one.
+    umask = os.umask(0o077)
+    os.umask(umask)
+    yield
+    os.umask(umask)
 
 
 @pytest.fixture
