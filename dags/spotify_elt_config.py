@@ -78,8 +78,11 @@ def dag_args() -> dict[str, Any]:
 
 def _publish_dbt_environment(context: Any) -> None:
     from ingestion.transform import publish_dbt_environment
+    from ingestion.warehouse import keep_duckdb_files_private
 
     publish_dbt_environment(settings())
+    # Cosmos runs dbt in this task's process, and dbt-duckdb may create the warehouse's files.
+    keep_duckdb_files_private(settings())
     # No dbt unit tests in the DAG's dbt commands (the build, or a model's `dbt test`), for the
     # reason `spotify-elt transform` leaves them out (ingestion/transform.py `build`).
     os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from ingestion.errors import SpotifyEltError
-from ingestion.servers import wait_for_health
+from ingestion.servers import started, stop_session, wait_for_health
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAG_ID = "spotify_elt"
@@ -26,6 +25,17 @@ DOCS_PATH = f"/cosmos/{DOCS_PROJECT}/dbt_docs_index.html"
 LOGIN = "admin"
 # dags/spotify_elt_config.py reads it from the same place (tests/test_dag.py checks).
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
+# Where standalone finds the `airflow` it starts its components with: ours, which adds
+# `--skip-serve-logs` to the scheduler and the triggerer. Each would otherwise start a log server
+# (ports 8793 and 8794) on every interface, and Airflow has no setting for its address:
+# airflow/utils/serve_logs/core.py (3.3) hands uvicorn host="", all of them. The flag is
+# Airflow's own way to go without; standalone has no way to pass it, and names its components'
+# command `airflow`, found on PATH. Nothing is lost: a log server lets an API server read the
+# logs of tasks that ran on another machine, and here the API server reads them from this
+# AIRFLOW_HOME's `logs/` itself. For a task still running it asks the log server as well
+# (airflow/utils/log/file_task_handler.py, `_read`), finds none, and notes that among the log's
+# "source details" and in standalone.log; the log itself still shows.
+COMPONENTS_PATH = Path(__file__).with_name("airflow_components")
 
 
 class AirflowError(SpotifyEltError):
@@ -60,6 +70,8 @@ def airflow_environment(home: Path, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{LOGIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API__HOST": "127.0.0.1",
+        # Off unless an airflow.cfg turns it on, and then on every interface by default.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         # The dbt docs site, from the DAG's `docs` task, in the UI (Cosmos's plugin).
@@ -128,15 +140,19 @@ def standalone(home: Path, port: int, timeout: float = 180) -> Iterator[Standalo
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise AirflowError(f"port {port} on 127.0.0.1 is in use: choose another with --port")
     environment = {**os.environ, **airflow_environment(home, port)}
-    # standalone starts `airflow scheduler` and the others by name, from PATH.
+    # standalone starts `airflow scheduler` and the others by name, from PATH: through ours
+    # (COMPONENTS_PATH), which runs this environment's.
     bin_dir = Path(sys.executable).parent
-    environment["PATH"] = os.pathsep.join([str(bin_dir), environment.get("PATH", "")])
+    environment["PATH"] = os.pathsep.join(
+        [str(COMPONENTS_PATH), str(bin_dir), environment.get("PATH", "")]
+    )
+    environment["SPOTIFY_ELT_AIRFLOW"] = str(bin_dir / "airflow")
     url = environment["AIRFLOW__API__BASE_URL"]
-    with (home / "standalone.log").open("ab") as log:
-        process = subprocess.Popen(
-            [str(bin_dir / "airflow"), "standalone"], env=environment, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+    with (
+        (home / "standalone.log").open("ab") as log,
+        started([str(bin_dir / "airflow"), "standalone"], env=environment, stdout=log,
+                stderr=subprocess.STDOUT) as process,
+    ):  # fmt: skip
         try:
             wait_until_ready(url, process, timeout)
             yield Standalone(url, process)
@@ -151,8 +167,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     alone. Task processes get process groups of their own, so the sweep goes by session:
     standalone was started in a new one, which all its descendants keep.
     """
-    import psutil  # Airflow's own dependency
-
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -160,20 +174,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    leftovers = []
-    for candidate in psutil.process_iter():
-        try:
-            if os.getsid(candidate.pid) == process.pid:
-                leftovers.append(candidate)
-        except (OSError, psutil.Error):
-            continue
-    for leftover in leftovers:
-        with contextlib.suppress(psutil.Error):
-            leftover.terminate()
-    _, alive = psutil.wait_procs(leftovers, timeout=10)
-    for leftover in alive:
-        with contextlib.suppress(psutil.Error):
-            leftover.kill()
+    stop_session(process.pid, grace=10)
 
 
 if __name__ == "__main__":  # scripts/setup.sh: keep the DAG's manifest in step with the models

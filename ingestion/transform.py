@@ -22,7 +22,10 @@ def run_dbt(settings: Settings, *arguments: str) -> None:
     # Imported here: dbt takes a second to import and most commands never need it.
     from dbt.cli.main import dbtRunner
 
+    from ingestion.warehouse import keep_duckdb_files_private
+
     publish_dbt_environment(settings)
+    keep_duckdb_files_private(settings)  # dbt-duckdb creates the file if it is not there
     try:
         result = dbtRunner().invoke(
             [

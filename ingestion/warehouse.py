@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -205,6 +206,24 @@ def engine_url(settings: Settings) -> URL:
     )
 
 
+def keep_duckdb_files_private(settings: Settings) -> None:
+    """On DuckDB, make every file this process creates from now on its user's only (0600, 0700).
+
+    The warehouse holds a listening history. DuckDB creates its file, and dbt-duckdb when it
+    opens a new one, with the process umask (0644 under the usual 022); so is the `.wal` beside
+    it, which DuckDB deletes at each checkpoint and creates again at the next write (DuckDB 2.0;
+    tests/test_warehouse.py checks), and so is its spill folder. Creating the file in advance
+    cannot cover that: DuckDB refuses an empty file, and makes its WAL itself. The umask does,
+    so it is set, and for the rest of the process: a WAL can appear at any write while a
+    connection lives (dbt-duckdb keeps its own until the process ends), and a umask belongs to
+    the whole process, so one restored afterwards would race with other threads' files. What
+    else the process then creates (dbt's target/ and logs, a local Airflow's home) is private
+    too. Existing files keep their mode.
+    """
+    if settings.target == "duckdb":
+        os.umask(os.umask(0o077) | 0o077)
+
+
 def describe_target(settings: Settings) -> str:
     """Where the warehouse is, for messages (no credentials)."""
     if settings.target == "duckdb":
@@ -386,6 +405,7 @@ class Warehouse:
             options["connect_args"] = {"connect_timeout": 15}
         try:
             if settings.target == "duckdb":
+                keep_duckdb_files_private(settings)
                 settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = sa.create_engine(engine_url(settings), **options)
         except (SQLAlchemyError, ImportError, OSError) as error:

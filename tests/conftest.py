@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 import sqlalchemy
@@ -29,12 +31,18 @@ REFRESH_TOKEN = "test-refresh-token-a91b7e"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """A developer's own Spotify or warehouse settings must never leak into a test."""
     for name in list(os.environ):
         if name.startswith(("SPOTIFY_", "DBT_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
+    # Opening a DuckDB warehouse tightens the process umask for good
+    # (ingestion/warehouse.py `keep_duckdb_files_private`): not for the tests after this one.
+    umask = os.umask(0o077)
+    os.umask(umask)
+    yield
+    os.umask(umask)
 
 
 @pytest.fixture
@@ -129,6 +137,62 @@ def cli(env: dict[str, str], tmp_path: Path) -> Callable[..., CliResult]:
         return run_cli(*arguments, env=child_env, cwd=tmp_path, **kwargs)
 
     return invoke
+
+
+# --------------------------------------------------------------------------------------------
+# The servers a command starts: where they listen, and whether they outlive it.
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process `pid` and every descendant it has now."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def tcp_listeners(processes: list[psutil.Process]) -> list[tuple[str, int, str]]:
+    """(address, port, process) of every TCP socket the processes listen on.
+
+    psutil reads /proc/net/tcp and tcp6 and matches their socket inodes with /proc/<pid>/fd."""
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for connection in process.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN:
+                    address = connection.laddr
+                    found.append((address.ip, address.port, " ".join(process.cmdline()[:3])))
+    return found
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running. A zombie is not: it has ended, and waits for a parent to reap it
+    (here PID 1 may never do that for orphans)."""
+    running = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+    return running
+
+
+def outliving(processes: list[psutil.Process], timeout: float) -> list[str]:
+    """The command lines of `processes` still running after up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = []
+    for process in alive(processes):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            left.append(" ".join(process.cmdline()))
+    return left
+
+
+def kill_all(processes: list[psutil.Process]) -> None:
+    """After a failed test: nothing it started may keep running."""
+    for process in alive(processes):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 # --------------------------------------------------------------------------------------------

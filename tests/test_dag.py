@@ -18,14 +18,25 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 import pytest
-from conftest import CLIENT_ID, CLIENT_SECRET, base_environment
+from conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LOOPBACK,
+    base_environment,
+    kill_all,
+    outliving,
+    process_tree,
+    tcp_listeners,
+)
 from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.config import DBT_PROJECT_DIR
@@ -466,12 +477,27 @@ def request_json(url: str, token: str | None = None, body: Any = None) -> Any:
         return json.loads(response.read())
 
 
-def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> None:
+@dataclass
+class LocalAirflow:
+    """`spotify-elt airflow --port N`, as a user starts it, up to its login line."""
+
+    child: subprocess.Popen[str]
+    url: str
+    lines: list[str]
+
+    @property
+    def login(self) -> tuple[str, str]:
+        login, password = self.lines[-1].removeprefix("Log in as").strip().split(" / ")
+        return login, password
+
+
+@contextmanager
+def local_airflow(tmp_path: Path) -> Iterator[LocalAirflow]:
+    """Started and up; after the block, whatever is left of it is killed (a failed test's)."""
     port = free_port()
-    home = tmp_path / "airflow-home"
     env = {
         **base_environment(),
-        "AIRFLOW_HOME": str(home),
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
         "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
         "COLUMNS": "200",
     }
@@ -479,16 +505,38 @@ def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> 
         [sys.executable, "-m", "ingestion", "airflow", "--port", str(port)], env=env,
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    lines: list[str] = []
+    tree: list[psutil.Process] = []
     try:
         assert child.stdout is not None
+        lines: list[str] = []
         for line in child.stdout:
             lines.append(line)
             if line.startswith("Log in as"):
                 break
         url = f"http://127.0.0.1:{port}"
         assert any(line.startswith(f"Airflow is up at {url}") for line in lines), "".join(lines)
-        login, password = lines[-1].removeprefix("Log in as").strip().split(" / ")
+        tree = process_tree(child.pid)
+        yield LocalAirflow(child, url, lines)
+    finally:
+        if child.poll() is None:
+            tree = [*tree, *process_tree(child.pid)]
+            child.kill()
+            child.wait()
+        kill_all(tree)
+
+
+def assert_listening_on_loopback_only(airflow: LocalAirflow) -> None:
+    """Every TCP socket that the command and every process under it listen on is loopback's."""
+    listening = tcp_listeners(process_tree(airflow.child.pid))
+    port = int(airflow.url.rsplit(":", 1)[1])
+    assert ("127.0.0.1", port) in [(address, number) for address, number, _ in listening]
+    assert [entry for entry in listening if entry[0] not in LOOPBACK] == []
+
+
+def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> None:
+    with local_airflow(tmp_path) as airflow:
+        url, child = airflow.url, airflow.child
+        login, password = airflow.login
         token = request_json(f"{url}/auth/token", body={"username": login, "password": password})[
             "access_token"
         ]
@@ -510,9 +558,30 @@ def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> 
         plugins = request_json(f"{url}/api/v2/plugins", token)["plugins"]
         views = [view for plugin in plugins for view in plugin["external_views"]]
         assert any(view["href"].endswith("/dbt_docs_index.html") for view in views)
-    finally:
+        # Every component is up by now (the DAG processor has parsed the DAG, the scheduler
+        # serialised it), log servers included if they were started.
+        assert_listening_on_loopback_only(airflow)
+
+        tree = process_tree(child.pid)
         child.send_signal(signal.SIGINT)  # Ctrl-C
         child.wait(timeout=60)
-    assert child.returncode == 0
-    with socket.socket() as probe:  # Airflow stopped with it
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
+        assert child.returncode == 0
+        assert outliving(tree, timeout=10) == []  # Airflow stopped with it
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", int(url.rsplit(":", 1)[1]))) != 0
+
+
+def test_spotify_elt_airflow_stops_with_its_command_even_on_kill_9(tmp_path: Path) -> None:
+    """No handler of the command runs: standalone, its components and their workers (its
+    children and grandchildren, not the command's) must still be gone within seconds."""
+    with local_airflow(tmp_path) as airflow:
+        tree = process_tree(airflow.child.pid)
+        names = " ".join(" ".join(process.cmdline()) for process in tree)
+        for component in ("standalone", "scheduler", "triggerer", "dag-processor", "api_server"):
+            assert component in names, f"no {component} under the command: nothing to check"
+        assert "LocalExecutor" in names, "no executor worker (a grandchild): nothing to check"
+        airflow.child.kill()  # kill -9
+        airflow.child.wait(timeout=10)
+        assert outliving(tree, timeout=30) == []
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", int(airflow.url.rsplit(":", 1)[1]))) != 0

@@ -28,7 +28,18 @@ import psutil
 import pytest
 import sqlalchemy as sa
 import sqlglot
-from conftest import PostgresServer, base_environment, postgres_database, run_cli, settings_from
+from conftest import (
+    LOOPBACK,
+    PostgresServer,
+    base_environment,
+    kill_all,
+    outliving,
+    postgres_database,
+    process_tree,
+    run_cli,
+    settings_from,
+    tcp_listeners,
+)
 from PIL import Image, ImageChops
 from sqlalchemy.dialects import mssql
 from streamlit.testing.v1 import AppTest
@@ -597,6 +608,43 @@ def test_the_dashboard_draws_every_page_in_chromium_and_stops_on_ctrl_c(
     assert "Traceback" not in (child.stderr.read() if child.stderr else "")
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_dashboard_listens_on_loopback_only_and_dies_with_its_command(
+    tmp_path: Path,
+) -> None:
+    """Every socket of the command's processes is loopback's; after `kill -9` of the command
+    (no handler of its runs) its server is gone within seconds, not left listening."""
+    port = free_port()
+    env = {**base_environment(), "COLUMNS": "200",
+           "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "none.duckdb")}  # fmt: skip
+    with (tmp_path / "stderr.txt").open("w") as stderr:  # Streamlit's too: it inherits it
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ingestion", "dashboard", "--port", str(port)], env=env,
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
+    tree: list[psutil.Process] = []
+    try:
+        assert child.stdout is not None
+        first_line = child.stdout.readline()
+        assert first_line.strip() == f"Dashboard at http://127.0.0.1:{port}", (
+            first_line + (tmp_path / "stderr.txt").read_text()
+        )
+        tree = process_tree(child.pid)
+        assert len(tree) > 1, "no server process under the command"
+        listening = tcp_listeners(tree)
+        assert ("127.0.0.1", port) in [(address, number) for address, number, _ in listening]
+        assert [entry for entry in listening if entry[0] not in LOOPBACK] == []
+
+        child.kill()  # kill -9
+        child.wait(timeout=10)
+        assert outliving(tree, timeout=10) == []
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        child.kill()
+        child.wait()
+        kill_all(tree)
 
 
 def test_a_busy_port_is_one_line(tmp_path: Path) -> None:

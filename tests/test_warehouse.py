@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import sqlglot
-from conftest import settings_from
+from conftest import run_cli, settings_from
 from sqlalchemy.schema import CreateSchema
 
 from ingestion.warehouse import (
@@ -69,6 +72,49 @@ def test_landing_twice_adds_nothing_and_keeps_millisecond_precision(
         assert warehouse.count_plays("u1") == 2
         assert warehouse.watermark("u1") == moments[1]
         assert warehouse.watermark("nobody") is None
+
+
+def test_a_new_duckdb_warehouse_its_wal_and_its_folder_are_private(tmp_path: Path) -> None:
+    """0600 (the folder 0700) under the usual umask; the WAL too, which DuckDB makes again at the
+    first write after each checkpoint."""
+    path = tmp_path / "new" / "warehouse.duckdb"
+    wal = path.with_name(path.name + ".wal")
+    moment = datetime(2026, 3, 29, 1, 0, 0)
+    previous = os.umask(0o022)  # the usual umask: files readable by anyone, without the fix
+    try:
+        with Warehouse(settings_from({"SPOTIFY_ELT_DUCKDB_PATH": str(path)})) as warehouse:
+            warehouse.create_raw_tables()
+            with warehouse.engine.connect() as connection:
+                connection.exec_driver_sql("checkpoint")
+            assert not wal.exists(), "DuckDB kept its WAL over a checkpoint: test another way"
+            warehouse.land_plays(
+                Batch(new_batch_id(), "api", "u1", "succeeded", moment),
+                [Play("u1", moment, '{"played_at": "x"}')],
+            )
+            assert wal.exists(), "no WAL while the connection is open: nothing checked"
+            modes = {file.name: oct(stat.S_IMODE(file.stat().st_mode))
+                     for file in (path.parent, path, wal)}  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert modes == {"new": "0o700", "warehouse.duckdb": "0o600", "warehouse.duckdb.wal": "0o600"}
+
+
+def test_a_warehouse_that_dbt_creates_is_private_too(tmp_path: Path) -> None:
+    """`spotify-elt docs` on a new DuckDB file: dbt-duckdb creates it, not the loader."""
+    path = tmp_path / "warehouse.duckdb"
+    env = {
+        "SPOTIFY_ELT_DUCKDB_PATH": str(path),
+        # dbt's target and logs in the test's folder: never into dbt_project/, which others use.
+        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+    }
+    previous = os.umask(0o022)  # the command inherits it
+    try:
+        result = run_cli("docs", env=env, cwd=tmp_path, timeout=300)
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.output[-3000:]
+    assert oct(stat.S_IMODE(path.stat().st_mode)) == "0o600"
 
 
 def sql_server_ddl() -> list[str]:

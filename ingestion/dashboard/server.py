@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.errors import SpotifyEltError
-from ingestion.servers import wait_for_health
+from ingestion.servers import started, wait_for_health
 
 APP = Path(__file__).with_name("app.py")
 HOST = "127.0.0.1"
@@ -95,17 +95,18 @@ def serve(
     if port_in_use(port):
         raise DashboardError(f"port {port} on {HOST} is in use: choose another with --port")
     url = f"http://{HOST}:{port}"
-    # A session of its own: Ctrl-C in the terminal reaches this process only, which then stops
-    # Streamlit once (a second SIGINT would make it abort mid-shutdown with a traceback).
-    process = subprocess.Popen(
-        streamlit_command(port), env=dict(environment if environment is not None else os.environ),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_until_ready(url, process, timeout)
-        yield Dashboard(url, process)
-    finally:
-        stop(process)
+    # A session of its own (`started`): Ctrl-C in the terminal reaches this process only, which
+    # then stops Streamlit once (a second SIGINT would make it abort mid-shutdown with a
+    # traceback). Its messages go to this process's stderr.
+    with started(
+        streamlit_command(port), env=environment if environment is not None else os.environ,
+        stdout=subprocess.DEVNULL,
+    ) as process:  # fmt: skip
+        try:
+            wait_until_ready(url, process, timeout)
+            yield Dashboard(url, process)
+        finally:
+            stop(process)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
