@@ -26,7 +26,6 @@ import itertools
 import json
 import logging
 import re
-import tempfile
 import zipfile
 import zlib
 from collections import Counter
@@ -36,6 +35,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
+from ingestion import running
 from ingestion.config import Settings
 from ingestion.errors import SpotifyEltError
 from ingestion.warehouse import (
@@ -1010,8 +1010,9 @@ def import_export(
     """
     progress = progress or _Quiet()
     started, batch_id = utc_now(), new_batch_id()
-    with tempfile.TemporaryDirectory(prefix="spotify-elt-import-") as temporary:
-        workdir = Path(temporary)
+    # Zip members are copied here, private fields and all: `running` sees that the folder
+    # goes, whatever ends the run.
+    with running.scratch_folder() as workdir:
         progress.step("Finding the history files")
         collected = collect_files(paths, workdir, settings.import_max_bytes)
         warehouse.create_raw_tables()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
+from ingestion import running
 from ingestion.config import Settings
 from ingestion.errors import WarehouseError
 
@@ -392,8 +393,19 @@ class Warehouse:
     def transaction(self) -> Iterator[Connection]:
         """One transaction; any database failure becomes one line, after the rollback."""
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    yield connection
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                # A signal during the commit waits for its end: then the run knows whether
+                # its load landed, and says so (`running.has_landed`).
+                with running.shielded():
+                    transaction.commit()
+                    if connection.info.pop("batch", False):
+                        running.note_landed()
         except SQLAlchemyError as error:
             raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
 
@@ -494,6 +506,7 @@ class Warehouse:
 
     def _insert_batch(self, connection: Connection, batch: Batch) -> None:
         values = dataclasses.asdict(batch)
+        connection.info["batch"] = True  # a load: see `transaction`
         connection.execute(load_batches.insert().values(**values, finished_at=utc_now()))
 
     @contextmanager
