@@ -771,10 +771,11 @@ class _DamagedError(Exception):
 class _Window:
     """A file's text, read a chunk at a time, with only the part still to read kept.
 
-    Hand-written over `json.JSONDecoder.raw_decode`, which parses each record in C: a streaming
-    parser (ijson) yields events, and building records from them in Python made a walk several
-    times slower; it would also hold any one string whole, however long, where the window stops
-    at `MAX_RECORD_BYTES`.
+    Hand-written over `json.JSONDecoder.raw_decode` rather than a streaming parser (ijson)
+    added as a dependency: the standard library parses each record in C, and the window keeps
+    the text of a record as it was, which the walk writes back unchanged for --skip-invalid.
+    The window, not the parser, bounds memory: it stops at `MAX_RECORD_BYTES` of one record,
+    where a parser would build any one string whole, however long.
     """
 
     def __init__(self, handle: Any) -> None:

@@ -61,7 +61,9 @@ class Child:
 
 def start(arguments: tuple[str, ...], env: dict[str, str], cwd: Path) -> Child:
     child_env = {**base_environment(), **env, "COLUMNS": "200"}
-    stdout, stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    # Files, not pipes: `finish` waits with wait4 and reads them after, then closes them.
+    stdout = tempfile.TemporaryFile()  # noqa: SIM115
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "ingestion", *arguments], env=child_env, cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
