@@ -17,8 +17,9 @@ from rich.progress import TaskID
 from rich.table import Table
 from rich.text import Text
 
+from ingestion import running
 from ingestion.config import Settings, load_settings
-from ingestion.errors import SpotifyEltError
+from ingestion.errors import SpotifyEltError, printable
 
 if TYPE_CHECKING:
     from ingestion.export import ImportResult
@@ -76,6 +77,9 @@ _loaded: Settings | None = None
 def _print_error(message: str) -> None:
     if _loaded is not None:  # belt and braces: messages are built without secrets
         message = _loaded.scrub(message)
+    # Belt and braces too: names in messages are escaped where they are put in (`printable`);
+    # whatever else slipped in, a newline or a terminal escape never leaves this line.
+    message = printable(message)
     # The message is data (paths, Spotify's words): never let rich read it as markup.
     err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
@@ -90,14 +94,31 @@ def command(function: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        running.stop_on_signals()
+        running.sweep()  # private files of runs that were killed
         try:
             return function(*args, **kwargs)
-        except SpotifyEltError as error:
-            raise _fail(str(error)) from None
+        except (typer.Exit, typer.Abort):
+            raise
         except KeyboardInterrupt:
-            raise _fail("interrupted; nothing of the current batch was written") from None
+            raise _fail(_interrupted()) from None
+        except Exception as error:
+            # A signal stops the query running at the time: DuckDB then raises an error of its
+            # own ("Query interrupted"), SQLAlchemy wraps it, and so on. Whatever it became,
+            # the run was interrupted.
+            if running.interrupted():
+                raise _fail(_interrupted()) from None
+            if isinstance(error, SpotifyEltError):
+                raise _fail(str(error)) from None
+            raise
 
     return wrapper
+
+
+def _interrupted() -> str:
+    if running.has_landed():
+        return "interrupted; what this run had loaded before stays (raw.load_batches)"
+    return "interrupted; nothing of this run landed"
 
 
 def _settings() -> Settings:
@@ -362,7 +383,7 @@ def import_export(
             settings, warehouse, paths, user_id, skip_invalid=skip_invalid, progress=bar
         )
     for note in result.notes:
-        err.print(Text(note), soft_wrap=True)
+        err.print(Text(printable(note)), soft_wrap=True)
     out.print(_import_summary(result, user_id), highlight=False, markup=False, soft_wrap=True)
     for reason, count in result.skipped.most_common():
         out.print(f"Skipped {count:,} invalid: {reason}", highlight=False, markup=False)

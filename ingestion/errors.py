@@ -29,3 +29,27 @@ class RateLimitedError(SpotifyApiError):
 
 class WarehouseError(SpotifyEltError):
     """The warehouse could not be reached or written."""
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` (a file or zip member name) with what a terminal would act on escaped: a newline
+    would make a second line of a one-line error, and ESC starts terminal control sequences.
+    Letters of every script stay as they are; `\\n`, `\\x1b`, `\\u2028` and so on stand for the
+    others."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else _escape(character) for character in text
+    )
+
+
+def _escape(character: str) -> str:
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    code = ord(character)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

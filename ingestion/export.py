@@ -25,8 +25,9 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import re
-import tempfile
+import stat
 import zipfile
 import zlib
 from collections import Counter
@@ -36,8 +37,9 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
+from ingestion import running
 from ingestion.config import Settings
-from ingestion.errors import SpotifyEltError
+from ingestion.errors import SpotifyEltError, printable
 from ingestion.rules import EARLIEST_PLAY, MAX_MS_PLAYED, latest_play
 from ingestion.warehouse import (
     Batch,
@@ -339,7 +341,9 @@ def records_sql(
     select
         map {{{names}}}[filename] as source_file,
         {f"map {{{scopes}}}[filename]" if not landing else "null"} as scope,
-        json as record
+        -- Refused here, not in the warehouse: there, one huge string exhausts its memory.
+        case when strlen(json) <= {MAX_RECORD_BYTES} then json
+            else error({_literal(_TOO_LARGE)}) end as record
     from read_json_objects([{paths}], format = 'array', filename = true)"""
     if landing:
         records = f"""
@@ -610,20 +614,21 @@ def _copy_member(
             budget[0] -= len(chunk)
             if budget[0] < 0 or written > info.file_size:
                 raise ExportError(
-                    f"{label}: inflates past the import size limit "
+                    f"{printable(label)}: inflates past the import size limit "
                     "(SPOTIFY_ELT_IMPORT_MAX_BYTES); refusing it"
                 )
             sink.write(chunk)
 
 
 def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected) -> None:
+    shown = printable(path.name)
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             for info in members:
                 if _unsafe_member(info.filename):
                     raise ExportError(
-                        f"{path.name}: member {info.filename!r} points outside the archive; "
+                        f"{shown}: member {printable(info.filename)} points outside the archive; "
                         "refusing the whole zip"
                     )
             wanted = []
@@ -634,7 +639,7 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
             declared = sum(info.file_size for info, _, _ in wanted)
             if declared > budget[0]:
                 raise ExportError(
-                    f"{path.name}: its history files inflate to {declared:,} bytes, more than "
+                    f"{shown}: its history files inflate to {declared:,} bytes, more than "
                     "the import size limit (SPOTIFY_ELT_IMPORT_MAX_BYTES); refusing it"
                 )
             for info, label, kind in wanted:
@@ -645,16 +650,19 @@ def _from_zip(path: Path, workdir: Path, budget: list[int], collected: Collected
                 scope = _scope(f"{path.resolve()}/{member.parent}", member.name)
                 collected.files.append(ExportFile(label, target, kind, scope))
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise ExportError(f"{path.name}: not a readable zip ({error})") from None
+        raise ExportError(f"{shown}: not a readable zip ({printable(str(error))})") from None
     except OSError as error:  # the temporary folder: disk full, no permission
-        raise ExportError(f"{path.name}: cannot copy its history files ({error})") from None
+        raise ExportError(
+            f"{shown}: cannot copy its history files ({printable(str(error))})"
+        ) from None
     except (RuntimeError, NotImplementedError) as error:  # encrypted, unknown compression
-        raise ExportError(f"{path.name}: cannot be read ({error})") from None
+        raise ExportError(f"{shown}: cannot be read ({printable(str(error))})") from None
 
 
 def _add_file(path: Path, label: str, workdir: Path, collected: Collected, *, named: bool) -> None:
     kind = classify(path.name)
     if kind is not None:
+        _refuse_unless_regular(path, label)
         # A link under our own name: DuckDB would read '*' or '?' in a file name as a pattern.
         link = workdir / f"file-{len(collected.files):05d}.json"
         link.symlink_to(path.resolve())
@@ -662,114 +670,346 @@ def _add_file(path: Path, label: str, workdir: Path, collected: Collected, *, na
         collected.files.append(ExportFile(collected.label(label), link, kind, scope))
     elif named:
         raise ExportError(
-            f"{label}: not a streaming history file by its name (expected {EXPECTED_NAMES})"
+            f"{printable(label)}: not a streaming history file by its name "
+            f"(expected {EXPECTED_NAMES})"
         )
 
 
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _refuse_unless_regular(path: Path, label: str) -> None:
+    """Only regular files are read. A pipe or a socket blocks the first read until someone
+    writes, for ever if nobody does; a device such as /dev/zero never ends. So they are
+    refused by what `stat` says, before anything opens them."""
+    try:
+        mode = path.stat().st_mode  # through links: what would be read
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ExportError(f"{printable(label)}: cannot be read ({reason})") from None
+    if not stat.S_ISREG(mode):
+        what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+        raise ExportError(f"{printable(label)}: is {what}, not a file; refusing it")
+
+
+def _folder_entries(folder: Path) -> list[Path]:
+    """Every file under `folder` and every link in it, links not followed, in name order."""
+    found = []
+    for parent, folders, files in os.walk(folder, followlinks=False):
+        found += [Path(parent, name) for name in files]
+        found += [Path(parent, name) for name in folders if Path(parent, name).is_symlink()]
+    return sorted(found)
+
+
+def _from_folder(given: Path, workdir: Path, collected: Collected, seen: set[Path]) -> None:
+    """The history files under a folder. A link that leads out of the folder is refused when
+    it has a history file's name or leads to a folder: it would make the import read what the
+    user did not give it (pass the file itself to import it). Other links out are passed over
+    unread, as is any file whose name is not a history file's."""
+    root = given.resolve()
+    for path in _folder_entries(given):
+        relative = path.relative_to(given).as_posix()
+        label = f"{given.name}/{relative}"
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                if classify(path.name) is not None or target.is_dir():
+                    raise ExportError(
+                        f"{printable(label)}: a link to {printable(str(target))}, outside "
+                        f"{printable(str(given))}; refusing it (pass what it leads to instead)"
+                    )
+                continue
+            if target.is_dir():  # walked as itself
+                continue
+        if classify(path.name) is None:
+            continue
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        _add_file(path, label, workdir, collected, named=False)
+
+
 def collect_files(paths: Sequence[Path], workdir: Path, max_bytes: int) -> Collected:
-    """The history files under `paths`; zip members are copied into `workdir` (bounded)."""
+    """The history files under `paths`; zip members are copied into `workdir` (bounded).
+
+    Only regular files are opened (`_refuse_unless_regular`), and nothing out of a given
+    folder through a link (`_from_folder`).
+    """
     collected = Collected()
     budget = [max_bytes]
     seen: set[Path] = set()
     for given in paths:
         if not given.exists():
-            raise ExportError(f"{given}: no such file or folder")
+            raise ExportError(f"{printable(str(given))}: no such file or folder")
         resolved = given.resolve()
         if resolved in seen:
             continue
         seen.add(resolved)
         if given.is_dir():
-            for path in sorted(p for p in given.rglob("*") if p.is_file()):
-                if path.resolve() in seen:
-                    continue
-                seen.add(path.resolve())
-                label = f"{given.name}/{path.relative_to(given).as_posix()}"
-                _add_file(path, label, workdir, collected, named=False)
-        elif zipfile.is_zipfile(given) or given.suffix.lower() == ".zip":
+            _from_folder(given, workdir, collected, seen)
+            continue
+        _refuse_unless_regular(given, str(given))
+        if zipfile.is_zipfile(given) or given.suffix.lower() == ".zip":
             _from_zip(given, workdir, budget, collected)
         else:
             _add_file(given, given.name, workdir, collected, named=True)
     if not collected.files:
-        where = ", ".join(str(p) for p in paths)
+        where = ", ".join(printable(str(p)) for p in paths)
         raise ExportError(f"no streaming history in {where} (looked for {EXPECTED_NAMES})")
     return collected
 
 
 # ---- files DuckDB cannot read: say where, keep what comes before -------------------------
 
+# No Spotify record comes near this: each is a few hundred bytes of names, URIs, flags and
+# numbers. A bigger one is refused, by the landing SQL (`records_sql`) and by the file walk
+# (`_walk`), which so never holds more than about twice this much of a file. Landing a record
+# with a 15 MB string ran DuckDB out of the import's 384 MB of memory (measured).
+MAX_RECORD_BYTES = 1 << 20
+_TOO_LARGE = "is larger than 1 MiB, which no Spotify record is"
+_LONE_SURROGATE = "holds a lone UTF-16 surrogate (like \\ud800): not text"
+_SPACE = re.compile(r"[ \t\r\n]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_DECODER = json.JSONDecoder()
+
 
 @dataclass(frozen=True)
 class Damage:
-    """Why a file cannot be read whole, and the records before the damage."""
+    """Why a file cannot be read whole: the first damaged record and how many were kept."""
 
     problem: str
     record: int  # 1-based number of the damaged record
-    readable: list[Any]
+    readable: int = 0  # the records before it, written to the sink
 
 
-def inspect_damage(path: Path) -> Damage | None:
-    """Walk a file record by record; None when it is a sound JSON array.
+@dataclass(frozen=True)
+class Walked:
+    """What `inspect_damage` found: the damage that ends the file (None: it ends well), and
+    the records left out before it (`tolerant` only)."""
 
-    Only called for files DuckDB refused, to name the record and, with `--skip-invalid`,
-    to keep the records before it (a download cut short still holds good plays).
+    damage: Damage | None
+    kept: int
+    left_out: int
+
+
+class _DamagedError(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class _Window:
+    """A file's text, read a chunk at a time, with only the part still to read kept.
+
+    Hand-written over `json.JSONDecoder.raw_decode` rather than a streaming parser (ijson)
+    added as a dependency: the standard library parses each record in C, and the window keeps
+    the text of a record as it was, which the walk writes back unchanged for --skip-invalid.
+    The window, not the parser, bounds memory: it stops at `MAX_RECORD_BYTES` of one record,
+    where a parser would build any one string whole, however long.
     """
-    data = path.read_bytes()
-    problem = None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        text = data[: error.start].decode("utf-8-sig", errors="ignore")
-        problem = f"is not UTF-8 (byte {error.start})"
-    decoder = json.JSONDecoder()
-    readable: list[Any] = []
-    position = _skip_space(text, 0)
-    if position >= len(text):
-        return Damage(problem or "is empty", 1, readable)
-    if text[position] != "[":
-        return Damage(problem or "is not a JSON array of records", 1, readable)
-    position = _skip_space(text, position + 1)
-    if position < len(text) and text[position] == "]":
-        end = _skip_space(text, position + 1)
-        return Damage(problem or "has text after the array", 1, readable) if (
-            problem or end < len(text)
-        ) else None  # fmt: skip
-    while True:
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.problem: str | None = None  # why the text ends before the file does
+        self.pending = b""  # the start of a character the next chunk ends
+        self.bytes_read = 0
+        self.started = False
+        self.line = 1  # of text[0]
+        self.column = 0  # of text[0], 0-based
+
+    def more(self, at_least: int = _READ_CHUNK) -> bool:
+        """Read on; False at the end of the file (or of its text, at bytes that are not UTF-8)."""
+        if self.eof:
+            return False
+        data = self.handle.read(max(at_least, _READ_CHUNK))
+        if not data:
+            self.eof = True
+            if self.pending:
+                self.problem = f"is not UTF-8 (byte {self.bytes_read - len(self.pending)})"
+            return False
+        first_byte = self.bytes_read - len(self.pending)
+        self.bytes_read += len(data)
+        raw, self.pending = self.pending + data, b""
+        if not self.started:
+            self.started = True
+            if raw.startswith(b"\xef\xbb\xbf"):
+                raw, first_byte = raw[3:], first_byte + 3
         try:
-            value, position = decoder.raw_decode(text, position)
-        except RecursionError:
-            return Damage(problem or "nests too deeply to read", len(readable) + 1, readable)
-        except json.JSONDecodeError as error:
-            if not problem and not text.rstrip().endswith("]"):
-                problem = "is cut short (truncated)"
-            where = f"{error.msg}, line {error.lineno} column {error.colno}"
-            return Damage(problem or f"is not valid JSON ({where})", len(readable) + 1, readable)
-        readable.append(value)
-        position = _skip_space(text, position)
-        if position < len(text) and text[position] == ",":
-            position = _skip_space(text, position + 1)
-            continue
-        if position < len(text) and text[position] == "]":
-            if problem or _skip_space(text, position + 1) < len(text):
-                return Damage(problem or "has text after the array", len(readable) + 1,
-                              readable)  # fmt: skip
-            return None
-        return Damage(problem or "is cut short (truncated)", len(readable) + 1, readable)
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            decoded = raw[: error.start].decode("utf-8")
+            if error.reason == "unexpected end of data" and error.end == len(raw):
+                self.pending = raw[error.start :]
+            else:
+                self.problem = f"is not UTF-8 (byte {first_byte + error.start})"
+                self.eof = True
+        self._drop()
+        self.text += decoded
+        return True
+
+    def _drop(self) -> None:
+        if self.pos == 0:
+            return
+        gone = self.text[: self.pos]
+        newlines = gone.count("\n")
+        if newlines:
+            self.line += newlines
+            self.column = len(gone) - gone.rfind("\n") - 1
+        else:
+            self.column += len(gone)
+        self.text, self.pos = self.text[self.pos :], 0
+
+    def where(self, position: int) -> str:
+        before = self.text[:position]
+        newlines = before.count("\n")
+        if newlines:
+            return f"line {self.line + newlines} column {len(before) - before.rfind(chr(10))}"
+        return f"line {self.line} column {self.column + len(before) + 1}"
+
+    def skip_space(self, limit: int | None = MAX_RECORD_BYTES) -> bool:
+        """Move past blanks; False at the end. More than `limit` of them is damage."""
+        run = 0
+        while True:
+            end = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            run += end - self.pos
+            self.pos = end
+            if end < len(self.text):
+                return True
+            if limit is not None and run > limit:
+                raise _DamagedError("has over 1 MiB of blank space in a row, which no export has")
+            if not self.more():
+                return False
+
+    def value(self) -> tuple[str, Any]:
+        """The next JSON value: its text and what it is."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except RecursionError:
+                raise _DamagedError("nests too deeply to read") from None
+            except json.JSONDecodeError as error:
+                # Where the text runs out, the value may go on in the next chunk.
+                short = error.pos >= len(self.text) - 8 or error.msg.startswith("Unterminated")
+                if short and not self.eof:
+                    if len(self.text) - self.pos > MAX_RECORD_BYTES:
+                        raise _DamagedError(_TOO_LARGE) from None
+                    # As much again as is held: each retry reads past twice the last.
+                    self.more(len(self.text) - self.pos)
+                    continue
+                if self.eof and short and not self.text.rstrip().endswith("]"):
+                    raise _DamagedError("is cut short (truncated)") from None
+                where = self.where(error.pos)
+                raise _DamagedError(f"is not valid JSON ({error.msg}, {where})") from None
+            if end == len(self.text) and self.more():  # a number may go on, too
+                continue
+            text = self.text[self.pos : end]
+            self.pos = end
+            size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_RECORD_BYTES:
+                raise _DamagedError(_TOO_LARGE)
+            return text, value
 
 
-def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
+def _has_lone_surrogate(text: str, value: Any) -> bool:
+    # Escaped surrogates in pairs are characters (emoji are written so); one alone is not, and
+    # DuckDB refuses it ("no low surrogate in string"). Only records that escape one are
+    # written out again to tell.
+    if "\\u" not in text or not _SURROGATE_ESCAPE.search(text):
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def inspect_damage(
+    path: Path,
+    visit: Callable[[int, str, Any], bool] | None = None,
+    *,
+    tolerant: bool = False,
+) -> Walked:
+    """Walk a file record by record, a chunk at a time, calling `visit(number, text, value)`
+    for each sound record until it returns True.
+
+    Only called for files DuckDB refused, to name the record and, with `--skip-invalid`, to
+    keep the records before it (a download cut short still holds good plays). `tolerant`
+    leaves out records that are JSON but not text (a lone surrogate) and goes on; otherwise
+    such a record is the damage. Memory stays flat whatever the file: the walk holds one
+    record at a time, and at most `MAX_RECORD_BYTES` of one.
+    """
+    kept = left_out = read = 0  # damage is always in record `read + 1`
+
+    def damaged(problem: str) -> Walked:
+        return Walked(Damage(window.problem or problem, read + 1, kept), kept, left_out)
+
+    with path.open("rb") as handle:
+        window = _Window(handle)
+        try:
+            if not window.skip_space():
+                return damaged("is empty")
+            if window.text[window.pos] != "[":
+                return damaged("is not a JSON array of records")
+            window.pos += 1
+            if not window.skip_space():
+                return damaged("is cut short (truncated)")
+            while window.text[window.pos] != "]":
+                if read:  # after a record: a comma, then the next
+                    if window.text[window.pos] != ",":
+                        where = window.where(window.pos)
+                        return damaged(f"is not valid JSON (expecting ',' or ']', {where})")
+                    window.pos += 1
+                    if not window.skip_space():
+                        return damaged("is cut short (truncated)")
+                text, value = window.value()
+                if _has_lone_surrogate(text, value):
+                    if not tolerant:
+                        return damaged(_LONE_SURROGATE)
+                    left_out += 1
+                elif visit is not None:
+                    if visit(read + 1, text, value):
+                        return Walked(None, kept + 1, left_out)
+                    kept += 1
+                read += 1
+                if not window.skip_space():
+                    return damaged("is cut short (truncated)")
+            window.pos += 1
+            if window.skip_space(limit=None) or window.problem:
+                return damaged("has text after the array")
+        except _DamagedError as error:
+            return damaged(error.problem)
+    return Walked(None, kept, left_out)
 
 
 def record_number(path: Path, record_text: str) -> int | None:
     """The 1-based position of a record in its file, to name it in a message."""
     try:
         wanted = json.loads(record_text)
-        records = json.loads(path.read_bytes())
-        return int(records.index(wanted)) + 1
-    except (ValueError, TypeError, AttributeError, OSError, RecursionError):
+    except (ValueError, RecursionError):
         return None
+    found: list[int] = []
+
+    def visit(number: int, text: str, value: Any) -> bool:
+        if text == record_text or value == wanted:
+            found.append(number)
+            return True
+        return False
+
+    try:
+        inspect_damage(path, visit, tolerant=True)
+    except OSError:
+        return None
+    return found[0] if found else None
 
 
 # ---- checking every record -----------------------------------------------------------------
@@ -801,6 +1041,16 @@ def _strict_hint() -> str:
     return "nothing was imported (--skip-invalid loads the valid records)"
 
 
+def _duckdb_words(error: BaseException, files: Sequence[ExportFile]) -> str:
+    """The first line of a DuckDB error, the files named as the user knows them: DuckDB names
+    the path it read, which is ours (a link or a copy in the scratch folder)."""
+    text = str(error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    for export_file in files:
+        reason = reason.replace(str(export_file.path), export_file.name)
+    return printable(reason)
+
+
 def _cut_back_damaged(
     reader: Any, files: list[ExportFile], workdir: Path, skip_invalid: bool, checked: Checked
 ) -> list[ExportFile]:
@@ -813,33 +1063,61 @@ def _cut_back_damaged(
         error: duckdb.Error | None = None
         if export_file.path.stat().st_size > 0:
             try:
-                reader.execute(
-                    "select count(*) from read_json_objects(?, format = 'array')",
+                ((largest,),) = reader.execute(
+                    "select coalesce(max(strlen(json)), 0) "
+                    "from read_json_objects(?, format = 'array')",
                     [str(export_file.path)],
                 ).fetchall()
-                sound.append(export_file)
-                continue
+                if largest <= MAX_RECORD_BYTES:
+                    sound.append(export_file)
+                    continue
             except duckdb.Error as raised:
                 error = raised
-        damage = inspect_damage(export_file.path)
-        if damage is None:  # DuckDB refused what Python reads: report DuckDB's words
-            reason = str(error).strip().splitlines()[0] if error else "cannot be read"
-            raise ExportError(f"{export_file.name}: {reason}")
-        if not skip_invalid:
-            raise ExportError(
-                f"{export_file.name}, record {damage.record}: {damage.problem}; {_strict_hint()}"
-            )
-        checked.skipped[f"file {damage.problem}"] += 1
-        checked.notes.append(
-            f"{export_file.name} {damage.problem} at record {damage.record}: "
-            f"kept the {len(damage.readable)} records before it"
+        shown = printable(export_file.name)
+        target = workdir / f"readable-{number:05d}.json"
+        walked = (
+            _write_readable(export_file.path, target)
+            if skip_invalid
+            else inspect_damage(export_file.path)
         )
-        if damage.readable:
-            target = workdir / f"readable-{number:05d}.json"
-            with target.open("w", encoding="utf-8") as sink:
-                json.dump(damage.readable, sink, ensure_ascii=False)
+        damage = walked.damage
+        if damage is None and not walked.left_out:
+            # DuckDB refused what Python reads: report DuckDB's words
+            reason = _duckdb_words(error, files) if error else "cannot be read"
+            raise ExportError(f"{shown}: {reason}")
+        if damage is not None and not skip_invalid:
+            raise ExportError(
+                f"{shown}, record {damage.record}: {damage.problem}; {_strict_hint()}"
+            )
+        if walked.left_out:
+            checked.skipped[_LONE_SURROGATE] += walked.left_out
+        if damage is not None:
+            checked.skipped[f"file {damage.problem}"] += 1
+            checked.notes.append(
+                f"{shown} {damage.problem} at record {damage.record}: "
+                f"kept the {damage.readable} records before it"
+            )
+        if walked.kept:
             sound.append(dataclasses.replace(export_file, path=target))
     return sound
+
+
+def _write_readable(source: Path, target: Path) -> Walked:
+    """Walk `source` tolerantly, writing the records it keeps to `target` as they are read:
+    their text as it was, in a JSON array."""
+    with target.open("w", encoding="utf-8") as sink:
+        sink.write("[")
+        separator = ["\n"]
+
+        def keep(number: int, text: str, value: Any) -> bool:
+            sink.write(separator[0])
+            sink.write(text)
+            separator[0] = ",\n"
+            return False
+
+        walked = inspect_damage(source, keep, tolerant=True)
+        sink.write("\n]")
+    return walked
 
 
 def check_records(files: list[ExportFile], workdir: Path, *, skip_invalid: bool) -> Checked:
@@ -854,8 +1132,7 @@ def check_records(files: list[ExportFile], workdir: Path, *, skip_invalid: bool)
             configure_import_duckdb(reader, workdir)
             return _check_records(reader, files, workdir, skip_invalid=skip_invalid)
     except duckdb.Error as error:  # out of memory or disk for the spill files, interrupted
-        reason = str(error).strip().splitlines()[0]
-        raise ExportError(f"reading the export failed: {reason}") from None
+        raise ExportError(f"reading the export failed: {_duckdb_words(error, files)}") from None
 
 
 def _check_records(
@@ -888,7 +1165,8 @@ def _check_records(
         else:
             number = record_number(paths[example["file"]], example["record"])
             where = f", record {number}" if number else ""
-            raise ExportError(f"{example['file']}{where}: {problem}; {_strict_hint()}")
+            shown = printable(example["file"])
+            raise ExportError(f"{shown}{where}: {problem}; {_strict_hint()}")
     return checked
 
 
@@ -1047,8 +1325,9 @@ def import_export(
     """
     progress = progress or _Quiet()
     started, batch_id = utc_now(), new_batch_id()
-    with tempfile.TemporaryDirectory(prefix="spotify-elt-import-") as temporary:
-        workdir = Path(temporary)
+    # Zip members are copied here, private fields and all: `running` sees that the folder
+    # goes, whatever ends the run.
+    with running.scratch_folder() as workdir:
         progress.step("Finding the history files")
         collected = collect_files(paths, workdir, settings.import_max_bytes)
         warehouse.create_raw_tables()

@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
+from ingestion import running
 from ingestion.config import Settings
 from ingestion.errors import WarehouseError
 
@@ -262,6 +263,7 @@ def configure_import_duckdb(connection: Any, temp_directory: Path | None = None)
         connection.execute(f"set {name} = {value}")
 
 
+_DUCKDB_HEADER_BYTES = 3 * 4096
 _IMPORT_CHUNK_ROWS = 10_000
 _MIGRATION_PAGE_ROWS = 10_000
 
@@ -427,14 +429,27 @@ class Warehouse:
     def transaction(self) -> Iterator[Connection]:
         """One transaction; any database failure becomes one line, after the rollback."""
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    yield connection
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                # A signal during the commit waits for its end: then the run knows whether
+                # its load landed, and says so (`running.has_landed`).
+                with running.shielded():
+                    transaction.commit()
+                    if connection.info.pop("batch", False):
+                        running.note_landed()
         except SQLAlchemyError as error:
             raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
 
     def create_raw_tables(self) -> None:
         """Create schema `raw` and its tables if missing. Safe to run every time."""
         with self.transaction() as connection:
+            if connection.dialect.name == "duckdb":
+                self._refuse_a_cut_short_file(connection)
             if not sa.inspect(connection).has_schema(RAW_SCHEMA):
                 connection.execute(sa.schema.CreateSchema(RAW_SCHEMA))
             if connection.dialect.name == "duckdb":
@@ -442,6 +457,45 @@ class Warehouse:
             metadata.create_all(connection, checkfirst=True)
             if "repeats" in _add_missing_columns(connection).get(streaming_history.name, []):
                 _remove_private_fields(connection)
+
+    def _refuse_a_cut_short_file(self, connection: Connection) -> None:
+        """Refuse a DuckDB file that ends before blocks its tables use (a copy or a disk cut
+        short).
+
+        DuckDB opens such a file and reads only the blocks a query needs: an import that never
+        reads the lost ones lands its records and commits into a broken file (seen: a 93 MiB
+        warehouse cut by 2.5 MiB took two imports without a word). Its own block count cannot
+        tell: a file whose last blocks were freed is cut back while the count stays (seen after
+        deletes), so the check is on the blocks the tables use.
+        """
+        (block_size,) = connection.exec_driver_sql(
+            "select block_size from pragma_database_size() where database_name = current_database()"
+        ).one()
+        tables = connection.exec_driver_sql(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).all()
+        last = -1
+        for schema, table in tables:
+            name = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
+            (furthest,) = connection.exec_driver_sql(
+                "select coalesce(max(block_id), -1) from pragma_storage_info(?)", (name,)
+            ).one()
+            last = max(last, int(furthest))
+        if last < 0:
+            return
+        # Three 4 KiB headers, then the blocks: a whole file is exactly this long when its
+        # last block is in use (tests/test_inputs.py checks it on the files DuckDB writes).
+        needed = _DUCKDB_HEADER_BYTES + (last + 1) * int(block_size)
+        try:
+            size = self.settings.duckdb_path.stat().st_size
+        except OSError:
+            return
+        if size < needed:
+            raise WarehouseError(
+                f"{self.where} is cut short ({size:,} bytes, its tables use {needed:,}); "
+                "nothing was written: restore it from a copy, or move it away to start anew"
+            )
 
     def watermark(self, user_id: str) -> datetime | None:
         """The latest `played_at` landed for the user: the cursor of the next API call."""
@@ -529,6 +583,7 @@ class Warehouse:
 
     def _insert_batch(self, connection: Connection, batch: Batch) -> None:
         values = dataclasses.asdict(batch)
+        connection.info["batch"] = True  # a load: see `transaction`
         connection.execute(load_batches.insert().values(**values, finished_at=utc_now()))
 
     def undo_import(self, batch_id: str) -> Batch:
