@@ -49,6 +49,7 @@ from ingestion.warehouse import (
     Warehouse,
     configure_import_duckdb,
     new_batch_id,
+    streaming_history,
     utc_now,
 )
 
@@ -563,6 +564,9 @@ def landed_span_and_plays(
 # ---- finding the files -------------------------------------------------------------------
 
 
+_SOURCE_FILE_LENGTH: int = streaming_history.c.source_file.type.length  # type: ignore[attr-defined]
+
+
 @dataclass
 class Collected:
     """The history files of an import."""
@@ -573,7 +577,11 @@ class Collected:
     def label(self, name: str) -> str:
         """`name`, or `name (2)` and so on when another file of the import has that name (two
         exports unzipped into folders of the same name, a zip holding a name twice): labels
-        tell the files apart."""
+        tell the files apart. A name longer than `raw` keeps (a deep folder) keeps its end,
+        where the file name is."""
+        room = _SOURCE_FILE_LENGTH - 10  # for the " (n)" of a copy
+        if len(name) > room:
+            name = "…" + name[-(room - 1) :]
         label, copy = name, 1
         while label in self.labels:
             copy += 1

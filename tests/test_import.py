@@ -574,3 +574,21 @@ def test_a_warehouse_of_an_earlier_version_is_brought_up_to_date(
     assert "Nul \u0000 in a name" in {record["master_metadata_track_name"] for record in stored}
     again = cli("import", "--user", USER, "--skip-invalid", str(export), extra_env=target_env)
     assert "Imported 0 new plays" in again.stdout
+
+
+def test_a_file_deep_in_folders_lands_on_every_warehouse(
+    cli: Callable[..., CliResult], target_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`source_file` holds 400 characters: a longer path keeps its end, the file's name."""
+    deep = tmp_path.joinpath(*(f"{'folder' * 30}{level}" for level in range(3)))
+    write_json(deep / "Streaming_History_Audio_2024.json", extended_history(4))
+
+    result = cli("import", "--user", USER, str(tmp_path / deep.parts[len(tmp_path.parts)]),
+                 extra_env=target_env)  # fmt: skip
+
+    assert result.returncode == 0, result.output
+    (source_file,) = {row[3] for row in history_rows(target_env)}
+    assert source_file.startswith("…") and source_file.endswith(
+        "2/Streaming_History_Audio_2024.json"
+    )
+    assert len(source_file) <= 400
