@@ -29,3 +29,7 @@ class RateLimitedError(SpotifyApiError):
 
 class WarehouseError(SpotifyEltError):
     """The warehouse could not be reached or written."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another session or process holds what this needs: another run, a lock held too long."""

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from ingestion.config import Settings
-from ingestion.errors import WarehouseError
+from ingestion.errors import WarehouseBusyError, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,53 @@ def engine_url(settings: Settings) -> URL:
     )
 
 
+def create_engine(
+    settings: Settings, *, statement_timeout: int | None = None, **options: Any
+) -> Engine:
+    """An engine on the configured target whose every wait on the server is bounded: the
+    connection (SPOTIFY_ELT_CONNECT_TIMEOUT), any lock another session holds
+    (SPOTIFY_ELT_LOCK_TIMEOUT) and, where asked, each statement (`statement_timeout` seconds).
+
+    No statement timeout by default: a build or an import on a big history may rightly run for
+    many minutes, and what hangs for ever is a wait on a lock or on a server that never
+    answers, which the other two bound. The dashboard, whose queries take milliseconds, asks
+    for one. DuckDB is a file: there is no connection to wait for, a second writer is refused
+    at once (`failure_line`), and no other session holds locks.
+    """
+    connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
+    if settings.target == "postgres":
+        # psycopg applies connect_timeout to the whole start-up, so a server that accepts the
+        # connection and never answers fails as one that is not there; `options` sets the
+        # server's lock_timeout (and statement_timeout) for the session.
+        connect_args["connect_timeout"] = settings.connect_timeout
+        connect_args["options"] = settings.postgres_options(statement_timeout)
+    elif settings.target == "sqlserver":
+        # pyodbc.connect's `timeout` is the login timeout (SQL_ATTR_LOGIN_TIMEOUT), whereas
+        # the connection's `timeout` attribute is the query timeout; see
+        # https://github.com/mkleehammer/pyodbc/wiki/The-pyodbc-Module#connect and
+        # https://github.com/mkleehammer/pyodbc/wiki/Connection#timeout. ODBC bounds the whole
+        # login request by it (https://learn.microsoft.com/sql/odbc/reference/syntax/
+        # sqlsetconnectattr-function). FreeTDS 1.3 (Debian's tdsodbc) does not, once the TCP
+        # connection is up: a server that accepts and never answers still holds it (seen here).
+        connect_args["timeout"] = settings.connect_timeout
+    engine = sa.create_engine(engine_url(settings), connect_args=connect_args, **options)
+    if settings.target == "sqlserver":
+        lock_milliseconds = settings.lock_timeout * 1000
+
+        @sa.event.listens_for(engine, "connect")
+        def bound_waits(dbapi_connection: Any, _: Any) -> None:
+            # SET LOCK_TIMEOUT holds for the session: a statement waits at most this long for
+            # a lock, then fails with error 1222 (https://learn.microsoft.com/sql/t-sql/
+            # statements/set-lock-timeout-transact-sql).
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"set lock_timeout {lock_milliseconds}")
+            cursor.close()
+            if statement_timeout is not None:
+                dbapi_connection.timeout = statement_timeout
+
+    return engine
+
+
 def describe_target(settings: Settings) -> str:
     """Where the warehouse is, for messages (no credentials)."""
     if settings.target == "duckdb":
@@ -351,10 +398,90 @@ def _remove_private_fields(connection: Connection) -> None:
         last_user, last_key = page[-1][0], page[-1][1]
 
 
+def _driver_error(error: BaseException) -> BaseException:
+    return error.orig if isinstance(error, DBAPIError) and error.orig else error
+
+
 def _first_line(error: BaseException, settings: Settings) -> str:
-    original = error.orig if isinstance(error, DBAPIError) and error.orig else error
+    original = _driver_error(error)
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
     return settings.scrub(text)
+
+
+def connect_timed_out(error: BaseException) -> bool:
+    """Whether the server did not answer a connection within SPOTIFY_ELT_CONNECT_TIMEOUT."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.ConnectionTimeout):
+        return True
+    # pyodbc: SQLSTATE HYT00 "Login timeout expired" (a query timeout is HYT00 too, in words
+    # of its own).
+    return "login timeout expired" in str(original).lower()
+
+
+def lock_timed_out(error: BaseException) -> bool:
+    """Whether a statement gave up waiting for a lock after SPOTIFY_ELT_LOCK_TIMEOUT."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.LockNotAvailable):  # SQLSTATE 55P03
+        return True
+    return "(1222)" in str(original)  # SQL Server: "Lock request time out period exceeded."
+
+
+def query_timed_out(error: BaseException) -> bool:
+    """Whether a statement ran past the statement timeout its engine was made with."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.QueryCanceled):  # SQLSTATE 57014
+        return "statement timeout" in str(original)
+    return "query timeout expired" in str(original).lower()  # pyodbc: HYT00
+
+
+def connect_timeout_line(settings: Settings) -> str:
+    """What to do about a server that did not answer in time: its host, port and settings."""
+    prefix = "SPOTIFY_ELT_POSTGRES" if settings.target == "postgres" else "SPOTIFY_ELT_SQLSERVER"
+    host = f"{prefix}_HOST" if settings.target == "postgres" else f"{prefix}_SERVER"
+    return (
+        f"{describe_target(settings)} did not answer within {settings.connect_timeout} s: "
+        f"check that the server is up and that {host} and {prefix}_PORT point at it "
+        "(SPOTIFY_ELT_CONNECT_TIMEOUT sets the wait)"
+    )
+
+
+def failure_line(error: BaseException, settings: Settings) -> str:
+    """One line for a failure to use the warehouse: where, what, and what to do about it."""
+    where = describe_target(settings)
+    if connect_timed_out(error):
+        return connect_timeout_line(settings)
+    if lock_timed_out(error):
+        return (
+            f"{where}: another session held a lock this needs for over "
+            f"{settings.lock_timeout} s (SPOTIFY_ELT_LOCK_TIMEOUT sets the wait): try again "
+            "when it has finished"
+        )
+    return f"{where}: {_first_line(error, settings)}"
+
+
+def _warehouse_error(error: BaseException, settings: Settings) -> WarehouseError:
+    line = failure_line(error, settings)
+    if lock_timed_out(error):
+        return WarehouseBusyError(line)
+    return WarehouseError(line)
+
+
+def check_reachable(settings: Settings) -> None:
+    """Fail in one line, within SPOTIFY_ELT_CONNECT_TIMEOUT, when the server does not answer.
+
+    For the commands that go straight to dbt (`docs`): dbt-postgres tries each of its
+    connections twice and prints a page of its own before it gives up.
+    """
+    if settings.target == "duckdb":
+        return
+    with Warehouse(settings) as warehouse, warehouse.transaction() as connection:
+        connection.execute(sa.text("select 1"))
 
 
 class Warehouse:
@@ -366,13 +493,10 @@ class Warehouse:
         options: dict[str, Any] = {}
         if settings.target == "sqlserver":
             options["fast_executemany"] = True
-        if settings.target == "postgres":
-            # A firewalled host would otherwise hang a scheduled run for minutes.
-            options["connect_args"] = {"connect_timeout": 15}
         try:
             if settings.target == "duckdb":
                 settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = sa.create_engine(engine_url(settings), **options)
+            self.engine: Engine = create_engine(settings, **options)
         except (SQLAlchemyError, ImportError, OSError) as error:
             raise WarehouseError(
                 f"cannot use the {self.where}: {_first_line(error, settings)}"
@@ -395,7 +519,7 @@ class Warehouse:
             with self.engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as error:
-            raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
+            raise _warehouse_error(error, self.settings) from None
 
     def create_raw_tables(self) -> None:
         """Create schema `raw` and its tables if missing. Safe to run every time."""
@@ -521,7 +645,7 @@ class Warehouse:
             try:
                 yield ExportLanding(self, connection, reader)
             except _landing_errors() as error:
-                raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
+                raise _warehouse_error(error, self.settings) from None
             finally:
                 if local is not None:
                     local.close()
