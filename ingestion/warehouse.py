@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -440,6 +442,12 @@ def query_timed_out(error: BaseException) -> bool:
     return "query timeout expired" in str(original).lower()  # pyodbc: HYT00
 
 
+# DuckDB's words when another process has the file (DuckDB 1.x and 2.0).
+_DUCKDB_FILE_LOCK = re.compile(
+    r"Could not set lock on file .*?Conflicting lock is held in .+? \(PID (?P<pid>\d+)\)"
+)
+
+
 def connect_timeout_line(settings: Settings) -> str:
     """What to do about a server that did not answer in time: its host, port and settings."""
     prefix = "SPOTIFY_ELT_POSTGRES" if settings.target == "postgres" else "SPOTIFY_ELT_SQLSERVER"
@@ -462,14 +470,61 @@ def failure_line(error: BaseException, settings: Settings) -> str:
             f"{settings.lock_timeout} s (SPOTIFY_ELT_LOCK_TIMEOUT sets the wait): try again "
             "when it has finished"
         )
+    holder = _DUCKDB_FILE_LOCK.search(str(_driver_error(error)))
+    if holder:
+        return (
+            f"another run is in progress on {where} (process {holder['pid']} has the file "
+            "open, and DuckDB lets one process write it at a time): try again when it has "
+            "finished"
+        )
     return f"{where}: {_first_line(error, settings)}"
 
 
 def _warehouse_error(error: BaseException, settings: Settings) -> WarehouseError:
     line = failure_line(error, settings)
-    if lock_timed_out(error):
+    if lock_timed_out(error) or _DUCKDB_FILE_LOCK.search(str(_driver_error(error))):
         return WarehouseBusyError(line)
     return WarehouseError(line)
+
+
+def _lock_key(name: str) -> int:
+    """A fixed signed 64-bit key for PostgreSQL's advisory locks, from a readable name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+RUN_LOCK = "spotify-elt run"
+
+
+def _sp_getapplock(connection: Connection, name: str, owner: str, timeout_ms: int) -> int:
+    """SQL Server's application lock `name`, owned by the session or the transaction: 0 or 1
+    when granted, -1 when another holds it past `timeout_ms` (https://learn.microsoft.com/sql/
+    relational-databases/system-stored-procedures/sp-getapplock-transact-sql)."""
+    # NOCOUNT for the batch: pyodbc would otherwise see the procedure's row count first, and
+    # no result. Set back after, as the session goes back to the pool.
+    result = connection.exec_driver_sql(
+        "set nocount on; declare @result int; exec @result = sp_getapplock @Resource = ?, "
+        "@LockMode = 'Exclusive', @LockOwner = ?, @LockTimeout = ?; select @result",
+        (name, owner, timeout_ms),
+    ).scalar_one()
+    connection.exec_driver_sql("set nocount off")
+    return int(result)
+
+
+def _take_session_lock(connection: Connection, name: str) -> bool:
+    """Take the lock `name` for the session, at once or not at all."""
+    if connection.dialect.name == "postgresql":
+        query = sa.text("select pg_try_advisory_lock(:key)")
+        return bool(connection.execute(query, {"key": _lock_key(name)}).scalar_one())
+    return _sp_getapplock(connection, name, "Session", 0) >= 0
+
+
+def _release_session_lock(connection: Connection, name: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": _lock_key(name)})
+    else:
+        connection.exec_driver_sql(
+            "exec sp_releaseapplock @Resource = ?, @LockOwner = 'Session'", (name,)
+        )
 
 
 def check_reachable(settings: Settings) -> None:
@@ -482,6 +537,47 @@ def check_reachable(settings: Settings) -> None:
         return
     with Warehouse(settings) as warehouse, warehouse.transaction() as connection:
         connection.execute(sa.text("select 1"))
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's run lock while the block runs (a dbt build); when another run
+    holds it, fail at once with one line.
+
+    Two builds at once on one server database fail each other with errors that point nowhere
+    ("relation ... does not exist", "... already exists"): both drop, create and rename the
+    same relations. The lock belongs to a session of its own, kept open while dbt works on its
+    own connections, so it covers the whole build; the server releases it when that session
+    ends, even if this process is killed. DuckDB needs none: its file lock refuses a second
+    writer already, and `failure_line` words that refusal the same way.
+    """
+    if settings.target == "duckdb":
+        yield
+        return
+    with Warehouse(settings) as warehouse:
+        try:
+            # Autocommit: the lock outlives any transaction, and a session left idle in one
+            # for a whole build would hold back vacuum on PostgreSQL.
+            connection = warehouse.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError as error:
+            raise _warehouse_error(error, settings) from None
+        with connection:
+            try:
+                held = _take_session_lock(connection, RUN_LOCK)
+            except SQLAlchemyError as error:
+                raise _warehouse_error(error, settings) from None
+            if not held:
+                raise WarehouseBusyError(
+                    f"another run is in progress on {warehouse.where} (a `spotify-elt "
+                    f"transform` or `run` holds its lock {RUN_LOCK!r}): try again when it has "
+                    "finished"
+                )
+            try:
+                yield
+            finally:
+                # Closing the session would release it too; the pool keeps sessions open.
+                with suppress(SQLAlchemyError):
+                    _release_session_lock(connection, RUN_LOCK)
 
 
 class Warehouse:
