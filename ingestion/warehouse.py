@@ -495,6 +495,10 @@ def _lock_key(name: str) -> int:
 RUN_LOCK = "spotify-elt run"
 
 
+def _extract_lock(user_id: str) -> str:
+    return f"spotify-elt extract {user_id}"
+
+
 def _sp_getapplock(connection: Connection, name: str, owner: str, timeout_ms: int) -> int:
     """SQL Server's application lock `name`, owned by the session or the transaction: 0 or 1
     when granted, -1 when another holds it past `timeout_ms` (https://learn.microsoft.com/sql/
@@ -647,6 +651,8 @@ class Warehouse:
         unique = {(play.user_id, play.played_at): play for play in plays}
         loaded_at = utc_now()
         with self.transaction() as connection:
+            if batch.user_id is not None:
+                self._lock_user(connection, batch.user_id)
             present = self._present_keys(connection, list(unique))
             rows = [
                 {
@@ -674,6 +680,37 @@ class Warehouse:
             )
             self._insert_batch(connection, finished)
         return finished
+
+    def _lock_user(self, connection: Connection, user_id: str) -> None:
+        """Wait, at most SPOTIFY_ELT_LOCK_TIMEOUT, until no other extract is landing this
+        user's plays, and keep others out until this transaction ends.
+
+        Two extracts of one user at once (a cron run beside a DAG run, a run started by hand)
+        would otherwise both find the same plays missing and both insert them: the second
+        waits on the first's uncommitted rows, then fails on the primary key. Taking turns,
+        the second finds the first's plays present and lands only what is new. DuckDB needs no
+        lock: one process at a time writes its file.
+        """
+        name = _extract_lock(user_id)
+        busy = WarehouseBusyError(
+            f"another extract for {user_id} is in progress on {self.where} (it held its lock "
+            f"for over {self.settings.lock_timeout} s; SPOTIFY_ELT_LOCK_TIMEOUT sets the "
+            "wait): try again when it has finished"
+        )
+        if connection.dialect.name == "postgresql":
+            # Waits as long as the session's lock_timeout, then fails with SQLSTATE 55P03.
+            try:
+                connection.execute(
+                    sa.text("select pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)}
+                )
+            except SQLAlchemyError as error:
+                if lock_timed_out(error):
+                    raise busy from None
+                raise
+        elif connection.dialect.name == "mssql":
+            timeout = self.settings.lock_timeout * 1000
+            if _sp_getapplock(connection, name, "Transaction", timeout) < 0:
+                raise busy
 
     def record_failure(self, batch: Batch) -> None:
         """Best effort: note a failed load in its own transaction. Never raises."""
