@@ -279,8 +279,11 @@ def demo() -> None:
 def docs() -> None:
     """Write the static dbt docs site and say where it is."""
     from ingestion.transform import generate_docs
+    from ingestion.warehouse import check_reachable
 
-    out.print(f"Docs written to {generate_docs(_settings())}", highlight=False)
+    settings = _settings()
+    check_reachable(settings)
+    out.print(f"Docs written to {generate_docs(settings)}", highlight=False)
 
 
 class _ProgressBar:

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # backoff). Its dbt tasks are never retried (dags/spotify_elt_config.py says why).
     task_retries: int = Field(2, alias="SPOTIFY_ELT_TASK_RETRIES", ge=0)
 
+    # Every warehouse connection (loader, dbt, dashboard) gives up after this many seconds
+    # without an answer: a firewalled host or a server that accepts and never answers would
+    # otherwise hold a run for minutes (psycopg's own default is 130 s). libpq waits at least
+    # 2 s whatever is asked, hence the floor.
+    connect_timeout: int = Field(10, alias="SPOTIFY_ELT_CONNECT_TIMEOUT", ge=2)
+    # The longest a statement waits for a lock another session holds (PostgreSQL lock_timeout,
+    # SQL Server LOCK_TIMEOUT), and so how long an extract waits for another one of the same
+    # user. Only lock waits are bounded: a long build on a big history is never cut short.
+    lock_timeout: int = Field(60, alias="SPOTIFY_ELT_LOCK_TIMEOUT", ge=1)
+
     postgres_host: str = Field("127.0.0.1", alias="SPOTIFY_ELT_POSTGRES_HOST")
     postgres_port: int = Field(5432, alias="SPOTIFY_ELT_POSTGRES_PORT")
     postgres_user: str = Field("spotify_elt", alias="SPOTIFY_ELT_POSTGRES_USER")
@@ -138,6 +148,14 @@ class Settings(BaseSettings):
             _checked_zone(zone)
         return value
 
+    def postgres_options(self, statement_timeout: int | None = None) -> str:
+        """libpq's `options` for every PostgreSQL session: the lock timeout, and a statement
+        timeout (seconds) where one is asked for."""
+        options = f"-c lock_timeout={self.lock_timeout * 1000}"
+        if statement_timeout is not None:
+            options += f" -c statement_timeout={statement_timeout * 1000}"
+        return options
+
     @classmethod
     def variables(cls) -> dict[str, str]:
         """Field name -> the environment variable that sets it."""
@@ -179,6 +197,12 @@ class Settings(BaseSettings):
         environment["SPOTIFY_ELT_USER_TIMEZONES"] = ",".join(
             f"{user_id}={zone}" for user_id, zone in sorted(self.user_timezones.items())
         )
+        environment["SPOTIFY_ELT_CONNECT_TIMEOUT"] = str(self.connect_timeout)
+        # dbt-postgres has no profile field for server settings, but libpq reads PGOPTIONS for
+        # every connection that passes no `options` of its own (dbt-postgres passes one only for
+        # `search_path`, which the profile leaves unset). Set from the settings each time, so a
+        # value published earlier in this process never outlives a change of them.
+        environment["PGOPTIONS"] = self.postgres_options()
         environment["SPOTIFY_ELT_TARGET"] = self.target
         environment["SPOTIFY_ELT_DUCKDB_PATH"] = str(self.duckdb_path)
         return environment

@@ -53,3 +53,7 @@ def _escape(character: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another session or process holds what this needs: another run, a lock held too long."""

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class TransformError(SpotifyEltError):
-    """dbt failed; its own output above says which model or test."""
+    """dbt failed: the line names the first failing node and its message, and dbt's log."""
 
 
 def run_dbt(settings: Settings, *arguments: str) -> None:
@@ -112,17 +112,19 @@ def build(settings: Settings, *, full_refresh: bool = False) -> None:
     dbt's unit tests are left out, as dbt advises for production runs: their inputs are fixed
     in the project, so they prove nothing new about the data, and at a million plays they were
     a tenth of a run. The test suite runs them on every warehouse (tests/test_dbt_project.py)."""
-    from ingestion.warehouse import Warehouse
+    from ingestion.warehouse import Warehouse, run_lock
 
-    with Warehouse(settings) as warehouse:
-        warehouse.create_raw_tables()
-    run_dbt(
-        settings,
-        "build",
-        "--exclude-resource-type",
-        "unit_test",
-        *(["--full-refresh"] if full_refresh else []),
-    )
+    # One build at a time on a server warehouse: a second one fails at once, in one line.
+    with run_lock(settings):
+        with Warehouse(settings) as warehouse:
+            warehouse.create_raw_tables()
+        run_dbt(
+            settings,
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            *(["--full-refresh"] if full_refresh else []),
+        )
 
 
 def generate_docs(settings: Settings) -> Path:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -27,7 +29,7 @@ from sqlalchemy.schema import CreateColumn
 
 from ingestion import running
 from ingestion.config import Settings
-from ingestion.errors import WarehouseError
+from ingestion.errors import WarehouseBusyError, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +227,53 @@ def keep_duckdb_files_private(settings: Settings) -> None:
         os.umask(os.umask(0o077) | 0o077)
 
 
+def create_engine(
+    settings: Settings, *, statement_timeout: int | None = None, **options: Any
+) -> Engine:
+    """An engine on the configured target whose every wait on the server is bounded: the
+    connection (SPOTIFY_ELT_CONNECT_TIMEOUT), any lock another session holds
+    (SPOTIFY_ELT_LOCK_TIMEOUT) and, where asked, each statement (`statement_timeout` seconds).
+
+    No statement timeout by default: a build or an import on a big history may rightly run for
+    many minutes, and what hangs for ever is a wait on a lock or on a server that never
+    answers, which the other two bound. The dashboard, whose queries take milliseconds, asks
+    for one. DuckDB is a file: there is no connection to wait for, a second writer is refused
+    at once (`failure_line`), and no other session holds locks.
+    """
+    connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
+    if settings.target == "postgres":
+        # psycopg applies connect_timeout to the whole start-up, so a server that accepts the
+        # connection and never answers fails as one that is not there; `options` sets the
+        # server's lock_timeout (and statement_timeout) for the session.
+        connect_args["connect_timeout"] = settings.connect_timeout
+        connect_args["options"] = settings.postgres_options(statement_timeout)
+    elif settings.target == "sqlserver":
+        # pyodbc.connect's `timeout` is the login timeout (SQL_ATTR_LOGIN_TIMEOUT), whereas
+        # the connection's `timeout` attribute is the query timeout; see
+        # https://github.com/mkleehammer/pyodbc/wiki/The-pyodbc-Module#connect and
+        # https://github.com/mkleehammer/pyodbc/wiki/Connection#timeout. ODBC bounds the whole
+        # login request by it (https://learn.microsoft.com/sql/odbc/reference/syntax/
+        # sqlsetconnectattr-function). FreeTDS 1.3 (Debian's tdsodbc) does not, once the TCP
+        # connection is up: a server that accepts and never answers still holds it (seen here).
+        connect_args["timeout"] = settings.connect_timeout
+    engine = sa.create_engine(engine_url(settings), connect_args=connect_args, **options)
+    if settings.target == "sqlserver":
+        lock_milliseconds = settings.lock_timeout * 1000
+
+        @sa.event.listens_for(engine, "connect")
+        def bound_waits(dbapi_connection: Any, _: Any) -> None:
+            # SET LOCK_TIMEOUT holds for the session: a statement waits at most this long for
+            # a lock, then fails with error 1222 (https://learn.microsoft.com/sql/t-sql/
+            # statements/set-lock-timeout-transact-sql).
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"set lock_timeout {lock_milliseconds}")
+            cursor.close()
+            if statement_timeout is not None:
+                dbapi_connection.timeout = statement_timeout
+
+    return engine
+
+
 def describe_target(settings: Settings) -> str:
     """Where the warehouse is, for messages (no credentials)."""
     if settings.target == "duckdb":
@@ -387,10 +436,188 @@ def _drop_derived_tables(connection: Connection) -> None:
                 connection.exec_driver_sql(f"drop table {quote(schema)}.{quote(table)}{cascade}")
 
 
+def _driver_error(error: BaseException) -> BaseException:
+    return error.orig if isinstance(error, DBAPIError) and error.orig else error
+
+
 def _first_line(error: BaseException, settings: Settings) -> str:
-    original = error.orig if isinstance(error, DBAPIError) and error.orig else error
+    original = _driver_error(error)
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
     return settings.scrub(text)
+
+
+def connect_timed_out(error: BaseException) -> bool:
+    """Whether the server did not answer a connection within SPOTIFY_ELT_CONNECT_TIMEOUT."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.ConnectionTimeout):
+        return True
+    # pyodbc: SQLSTATE HYT00 "Login timeout expired" (a query timeout is HYT00 too, in words
+    # of its own).
+    return "login timeout expired" in str(original).lower()
+
+
+def lock_timed_out(error: BaseException) -> bool:
+    """Whether a statement gave up waiting for a lock after SPOTIFY_ELT_LOCK_TIMEOUT."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.LockNotAvailable):  # SQLSTATE 55P03
+        return True
+    return "(1222)" in str(original)  # SQL Server: "Lock request time out period exceeded."
+
+
+def query_timed_out(error: BaseException) -> bool:
+    """Whether a statement ran past the statement timeout its engine was made with."""
+    import psycopg
+
+    original = _driver_error(error)
+    if isinstance(original, psycopg.errors.QueryCanceled):  # SQLSTATE 57014
+        return "statement timeout" in str(original)
+    return "query timeout expired" in str(original).lower()  # pyodbc: HYT00
+
+
+# DuckDB's words when another process has the file (DuckDB 1.x and 2.0).
+_DUCKDB_FILE_LOCK = re.compile(
+    r"Could not set lock on file .*?Conflicting lock is held in .+? \(PID (?P<pid>\d+)\)"
+)
+
+
+def connect_timeout_line(settings: Settings) -> str:
+    """What to do about a server that did not answer in time: its host, port and settings."""
+    prefix = "SPOTIFY_ELT_POSTGRES" if settings.target == "postgres" else "SPOTIFY_ELT_SQLSERVER"
+    host = f"{prefix}_HOST" if settings.target == "postgres" else f"{prefix}_SERVER"
+    return (
+        f"{describe_target(settings)} did not answer within {settings.connect_timeout} s: "
+        f"check that the server is up and that {host} and {prefix}_PORT point at it "
+        "(SPOTIFY_ELT_CONNECT_TIMEOUT sets the wait)"
+    )
+
+
+def failure_line(error: BaseException, settings: Settings) -> str:
+    """One line for a failure to use the warehouse: where, what, and what to do about it."""
+    where = describe_target(settings)
+    if connect_timed_out(error):
+        return connect_timeout_line(settings)
+    if lock_timed_out(error):
+        return (
+            f"{where}: another session held a lock this needs for over "
+            f"{settings.lock_timeout} s (SPOTIFY_ELT_LOCK_TIMEOUT sets the wait): try again "
+            "when it has finished"
+        )
+    holder = _DUCKDB_FILE_LOCK.search(str(_driver_error(error)))
+    if holder:
+        return (
+            f"another run is in progress on {where} (process {holder['pid']} has the file "
+            "open, and DuckDB lets one process write it at a time): try again when it has "
+            "finished"
+        )
+    return f"{where}: {_first_line(error, settings)}"
+
+
+def _warehouse_error(error: BaseException, settings: Settings) -> WarehouseError:
+    line = failure_line(error, settings)
+    if lock_timed_out(error) or _DUCKDB_FILE_LOCK.search(str(_driver_error(error))):
+        return WarehouseBusyError(line)
+    return WarehouseError(line)
+
+
+def _lock_key(name: str) -> int:
+    """A fixed signed 64-bit key for PostgreSQL's advisory locks, from a readable name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+RUN_LOCK = "spotify-elt run"
+
+
+def _extract_lock(user_id: str) -> str:
+    return f"spotify-elt extract {user_id}"
+
+
+def _sp_getapplock(connection: Connection, name: str, owner: str, timeout_ms: int) -> int:
+    """SQL Server's application lock `name`, owned by the session or the transaction: 0 or 1
+    when granted, -1 when another holds it past `timeout_ms` (https://learn.microsoft.com/sql/
+    relational-databases/system-stored-procedures/sp-getapplock-transact-sql)."""
+    # NOCOUNT for the batch: pyodbc would otherwise see the procedure's row count first, and
+    # no result. Set back after, as the session goes back to the pool.
+    result = connection.exec_driver_sql(
+        "set nocount on; declare @result int; exec @result = sp_getapplock @Resource = ?, "
+        "@LockMode = 'Exclusive', @LockOwner = ?, @LockTimeout = ?; select @result",
+        (name, owner, timeout_ms),
+    ).scalar_one()
+    connection.exec_driver_sql("set nocount off")
+    return int(result)
+
+
+def _take_session_lock(connection: Connection, name: str) -> bool:
+    """Take the lock `name` for the session, at once or not at all."""
+    if connection.dialect.name == "postgresql":
+        query = sa.text("select pg_try_advisory_lock(:key)")
+        return bool(connection.execute(query, {"key": _lock_key(name)}).scalar_one())
+    return _sp_getapplock(connection, name, "Session", 0) >= 0
+
+
+def _release_session_lock(connection: Connection, name: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": _lock_key(name)})
+    else:
+        connection.exec_driver_sql(
+            "exec sp_releaseapplock @Resource = ?, @LockOwner = 'Session'", (name,)
+        )
+
+
+def check_reachable(settings: Settings) -> None:
+    """Fail in one line, within SPOTIFY_ELT_CONNECT_TIMEOUT, when the server does not answer.
+
+    For the commands that go straight to dbt (`docs`): dbt-postgres tries each of its
+    connections twice and prints a page of its own before it gives up.
+    """
+    if settings.target == "duckdb":
+        return
+    with Warehouse(settings) as warehouse, warehouse.transaction() as connection:
+        connection.execute(sa.text("select 1"))
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's run lock while the block runs (a dbt build); when another run
+    holds it, fail at once with one line.
+
+    Two builds at once on one server database fail each other with errors that point nowhere
+    ("relation ... does not exist", "... already exists"): both drop, create and rename the
+    same relations. The lock belongs to a session of its own, kept open while dbt works on its
+    own connections, so it covers the whole build; the server releases it when that session
+    ends, even if this process is killed. DuckDB needs none: its file lock refuses a second
+    writer already, and `failure_line` words that refusal the same way.
+    """
+    if settings.target == "duckdb":
+        yield
+        return
+    with Warehouse(settings) as warehouse:
+        try:
+            # Autocommit: the lock outlives any transaction, and a session left idle in one
+            # for a whole build would hold back vacuum on PostgreSQL.
+            connection = warehouse.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError as error:
+            raise _warehouse_error(error, settings) from None
+        with connection:
+            try:
+                held = _take_session_lock(connection, RUN_LOCK)
+            except SQLAlchemyError as error:
+                raise _warehouse_error(error, settings) from None
+            if not held:
+                raise WarehouseBusyError(
+                    f"another run is in progress on {warehouse.where} (a `spotify-elt "
+                    f"transform` or `run` holds its lock {RUN_LOCK!r}): try again when it has "
+                    "finished"
+                )
+            try:
+                yield
+            finally:
+                # Closing the session would release it too; the pool keeps sessions open.
+                with suppress(SQLAlchemyError):
+                    _release_session_lock(connection, RUN_LOCK)
 
 
 class Warehouse:
@@ -402,14 +629,11 @@ class Warehouse:
         options: dict[str, Any] = {}
         if settings.target == "sqlserver":
             options["fast_executemany"] = True
-        if settings.target == "postgres":
-            # A firewalled host would otherwise hang a scheduled run for minutes.
-            options["connect_args"] = {"connect_timeout": 15}
         try:
             if settings.target == "duckdb":
                 keep_duckdb_files_private(settings)
                 settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = sa.create_engine(engine_url(settings), **options)
+            self.engine: Engine = create_engine(settings, **options)
         except (SQLAlchemyError, ImportError, OSError) as error:
             raise WarehouseError(
                 f"cannot use the {self.where}: {_first_line(error, settings)}"
@@ -443,7 +667,7 @@ class Warehouse:
                     if connection.info.pop("batch", False):
                         running.note_landed()
         except SQLAlchemyError as error:
-            raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
+            raise _warehouse_error(error, self.settings) from None
 
     def create_raw_tables(self) -> None:
         """Create schema `raw` and its tables if missing. Safe to run every time."""
@@ -516,6 +740,8 @@ class Warehouse:
         unique = {(play.user_id, play.played_at): play for play in plays}
         loaded_at = utc_now()
         with self.transaction() as connection:
+            if batch.user_id is not None:
+                self._lock_user(connection, batch.user_id)
             present = self._present_keys(connection, list(unique))
             rows = [
                 {
@@ -543,6 +769,37 @@ class Warehouse:
             )
             self._insert_batch(connection, finished)
         return finished
+
+    def _lock_user(self, connection: Connection, user_id: str) -> None:
+        """Wait, at most SPOTIFY_ELT_LOCK_TIMEOUT, until no other extract is landing this
+        user's plays, and keep others out until this transaction ends.
+
+        Two extracts of one user at once (a cron run beside a DAG run, a run started by hand)
+        would otherwise both find the same plays missing and both insert them: the second
+        waits on the first's uncommitted rows, then fails on the primary key. Taking turns,
+        the second finds the first's plays present and lands only what is new. DuckDB needs no
+        lock: one process at a time writes its file.
+        """
+        name = _extract_lock(user_id)
+        busy = WarehouseBusyError(
+            f"another extract for {user_id} is in progress on {self.where} (it held its lock "
+            f"for over {self.settings.lock_timeout} s; SPOTIFY_ELT_LOCK_TIMEOUT sets the "
+            "wait): try again when it has finished"
+        )
+        if connection.dialect.name == "postgresql":
+            # Waits as long as the session's lock_timeout, then fails with SQLSTATE 55P03.
+            try:
+                connection.execute(
+                    sa.text("select pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)}
+                )
+            except SQLAlchemyError as error:
+                if lock_timed_out(error):
+                    raise busy from None
+                raise
+        elif connection.dialect.name == "mssql":
+            timeout = self.settings.lock_timeout * 1000
+            if _sp_getapplock(connection, name, "Transaction", timeout) < 0:
+                raise busy
 
     def record_failure(self, batch: Batch) -> None:
         """Best effort: note a failed load in its own transaction. Never raises."""
@@ -644,7 +901,7 @@ class Warehouse:
             try:
                 yield ExportLanding(self, connection, reader)
             except _landing_errors() as error:
-                raise WarehouseError(f"{self.where}: {_first_line(error, self.settings)}") from None
+                raise _warehouse_error(error, self.settings) from None
             finally:
                 if local is not None:
                     local.close()

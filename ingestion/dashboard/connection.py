@@ -11,7 +11,20 @@ from sqlalchemy.pool import NullPool
 from ingestion.config import Settings
 from ingestion.dashboard.queries import REQUIRED_TABLES, SCHEMA, users
 from ingestion.errors import SpotifyEltError
-from ingestion.warehouse import describe_target, engine_url
+from ingestion.warehouse import (
+    connect_timed_out,
+    connect_timeout_line,
+    describe_target,
+    engine_url,
+    lock_timed_out,
+    query_timed_out,
+)
+from ingestion.warehouse import create_engine as create_warehouse_engine
+
+# Seconds a dashboard query may run on a server: every query takes well under a second on a
+# million plays (README "The dashboard"), so one that runs this long is stuck (or queued
+# behind a build's lock), and the page says so instead of spinning.
+QUERY_TIMEOUT_SECONDS = 30
 
 
 class WarehouseUnavailableError(SpotifyEltError):
@@ -24,12 +37,18 @@ def create_engine(settings: Settings) -> Engine:
     DuckDB: read-only, so that several dashboards can read one file. Any open connection,
     read-only or not, still keeps a writer (`spotify-elt transform`) out of the file, so none
     is pooled: the dashboard holds the file only while a page runs its queries.
+
+    Servers: the connection, lock waits and each query are bounded (SPOTIFY_ELT_CONNECT_TIMEOUT,
+    SPOTIFY_ELT_LOCK_TIMEOUT, `QUERY_TIMEOUT_SECONDS`), so that a server that does not answer
+    makes the page say so.
     """
     if settings.target == "duckdb":
         return sa.create_engine(
             engine_url(settings), poolclass=NullPool, connect_args={"read_only": True}
         )
-    return sa.create_engine(engine_url(settings), pool_pre_ping=True, pool_recycle=300)
+    return create_warehouse_engine(
+        settings, statement_timeout=QUERY_TIMEOUT_SECONDS, pool_pre_ping=True, pool_recycle=300
+    )
 
 
 def missing_warehouse(settings: Settings) -> str | None:
@@ -71,6 +90,17 @@ def explain(error: SQLAlchemyError, settings: Settings) -> str:
             f"The warehouse {settings.duckdb_path} is busy: another program (a "
             "`spotify-elt transform`, `run`, `import` or `demo`) is writing to it; reload this "
             "page when it has finished."
+        )
+    if connect_timed_out(error):
+        return (
+            f"Cannot read the warehouse: {connect_timeout_line(settings)}; then reload this page."
+        )
+    if lock_timed_out(error) or query_timed_out(error):
+        waited = settings.lock_timeout if lock_timed_out(error) else QUERY_TIMEOUT_SECONDS
+        return (
+            f"The warehouse ({describe_target(settings)}) did not answer within {waited} s: "
+            "a build may hold the marts (`spotify-elt transform`); reload this page when it "
+            "has finished."
         )
     first_line = settings.scrub(detail.strip().splitlines()[0] if detail.strip() else "")
     return (
