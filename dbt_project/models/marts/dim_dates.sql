@@ -10,7 +10,7 @@ with digits as (
 
 ),
 
-offsets as (
+day_offsets as (
 
     select
         ones.digit
@@ -47,9 +47,9 @@ play_years as (
 
 ),
 
-{#- CASE, not least()/greatest(): SQL Server has those from 2022 only. -#}
 bounds as (
 
+    {#- CASE, not least()/greatest(): SQL Server has those from 2022 only. #}
     select
         cast(
             case when first_day < {{ dates_start }} then first_day else {{ dates_start }} end
@@ -65,10 +65,14 @@ bounds as (
 
 days as (
 
-    select cast({{ dbt.dateadd('day', 'offsets.day_offset', 'bounds.first_day') }} as {{ spotify_elt.type_date() }}) as date_day
-    from offsets
+    select
+        cast(
+            {{ dbt.dateadd('day', 'day_offsets.day_offset', 'bounds.first_day') }}
+            as {{ spotify_elt.type_date() }}
+        ) as date_day
+    from day_offsets
     cross join bounds
-    where offsets.day_offset <= {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }}
+    where day_offsets.day_offset <= {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }}
 
 ),
 
