@@ -358,7 +358,7 @@ def import_export(
 
     from ingestion.export import import_export as run_import
     from ingestion.export import import_user
-    from ingestion.warehouse import Warehouse
+    from ingestion.warehouse import Warehouse, run_lock
 
     settings = _settings()
     if undo is not None or list_imports:
@@ -369,6 +369,8 @@ def import_export(
             if list_imports:
                 _list_imports(warehouse.batches())
                 return
+        # Not while a build runs: it would fill again the tables the undo drops.
+        with run_lock(settings), Warehouse(settings) as warehouse:
             undone = warehouse.undo_import(undo or "")
         out.print(
             f"Undid import {undone.batch_id} of {undone.user_id}: removed "
@@ -430,22 +432,12 @@ def _counted(count: int, thing: str) -> str:
 @command
 def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501) -> None:
     """Serve the dashboard (Streamlit) on loopback; Ctrl-C stops it."""
-    import signal
-
     from ingestion.dashboard.server import serve
     from ingestion.warehouse import describe_target
 
     settings = _settings()  # a bad setting is one line here, before anything starts
-    # Streamlit runs as a child process (ingestion/dashboard/server.py says why).
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    # `kill` and a closed terminal stop the dashboard as Ctrl-C does: the server child is in a
-    # session of its own and would outlive this process otherwise.
-    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP is POSIX only
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), interrupt)
+    # Streamlit runs as a child process (ingestion/dashboard/server.py says why). `kill` and a
+    # closed terminal stop it as Ctrl-C does (`command` makes them KeyboardInterrupt).
     try:
         with serve(port) as served:
             out.print(f"Dashboard at [bold]{served.url}[/]", highlight=False)

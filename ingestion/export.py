@@ -260,7 +260,7 @@ def _problem_sql(spec: RecordFormat) -> str:
         (
             # Ten digits at most, then the value: the cast never meets a number it cannot hold.
             "not regexp_full_match(coalesce(fields[2], ''), '[0-9]{1,10}') or "
-            f"cast(fields[2] as bigint) > {MAX_MS_PLAYED}",
+            f"try_cast(fields[2] as bigint) > {MAX_MS_PLAYED}",
             f"`{spec.duration_field}` is not a whole number of milliseconds up to {MAX_MS_PLAYED}",
         ),
     ]

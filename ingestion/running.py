@@ -6,12 +6,14 @@ an exception: the default SIGTERM and SIGHUP end the process on the spot, and `k
 be caught at all. So SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt here (the `finally`
 blocks and context managers run), and every command first removes the scratch folders of runs
 that died without cleaning up (`sweep`). A folder names its owner (process id and start time),
-so that the sweep never takes the folder of an import running beside it.
+and holds a lock on a file in it while it lives, so that the sweep never takes the folder of
+an import running beside it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -34,13 +36,15 @@ _UNOWNED_AGE_SECONDS = 3600
 _START_MARGIN_SECONDS = 2
 
 _received: list[int] = []
-_shielded: list[bool] = []
+_shielded: list[int] = []  # signals received when each shield began
 _landed: list[bool] = []
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
     _received.append(signum)
-    if not _shielded:
+    # A second signal while shielded stops at once: a commit to a server that stopped
+    # answering must not make the run unstoppable short of `kill -9`.
+    if not _shielded or len(_received) - _shielded[-1] >= 2:
         raise KeyboardInterrupt
 
 
@@ -67,9 +71,10 @@ def interrupted() -> bool:
 @contextlib.contextmanager
 def shielded() -> Iterator[None]:
     """A signal inside waits for the end of the block, then stops the run as usual: for a
-    commit (the run knows whether it landed) and for removing private files (all of them)."""
-    _shielded.append(True)
+    commit (the run knows whether it landed) and for removing private files (all of them). A
+    second one stops the run at once."""
     pending = len(_received)
+    _shielded.append(pending)
     try:
         yield
     finally:
@@ -99,17 +104,46 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+# Held locked by the folder's run for as long as it lives: the kernel lets go of the lock when
+# the process ends, however it ends, so a lock that can be taken means a dead run. No clock is
+# involved (a start time moves when the wall clock is stepped), nor a process id (another
+# container's processes have their own).
+_OWNER_FILE = ".owner"
+
+
 @contextlib.contextmanager
 def scratch_folder() -> Iterator[Path]:
     """A private folder (0700, as mkdtemp makes it) for one import's files, named after this
-    process, and removed when the block ends, however it ends short of `kill -9`."""
+    process, locked while it lives, and removed when the block ends, however it ends short of
+    `kill -9`."""
     started = _start_time(os.getpid()) or 0
     folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{started}-"))
+    owner = os.open(folder / _OWNER_FILE, os.O_CREAT | os.O_RDWR, 0o600)
     try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
         yield folder
     finally:
         with shielded():
             shutil.rmtree(folder, ignore_errors=True)
+            os.close(owner)
+
+
+def _lock_taken(folder: Path) -> bool | None:
+    """Whether the run that made `folder` holds its lock (None: the folder has no lock file,
+    as an earlier version's, or one still being made)."""
+    try:
+        descriptor = os.open(folder / _OWNER_FILE, os.O_RDWR | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return True  # not ours to judge: leave it
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # releases a lock taken here
+    return False
 
 
 def _owner_alive(pid: int, started: int) -> bool:
@@ -139,11 +173,15 @@ def sweep(directory: Path | None = None) -> list[Path]:
         if not stat.S_ISDIR(status.st_mode) or (uid is not None and status.st_uid != uid):
             continue  # a link or a file planted under our prefix, or another user's
         owned = _OWNED.match(entry.name)
-        if owned:
-            if _owner_alive(int(owned[1]), int(owned[2])):
-                continue
-        elif time.time() - status.st_mtime < _UNOWNED_AGE_SECONDS:
+        locked = _lock_taken(Path(entry.path))
+        if locked:
             continue
+        if locked is None:  # not locked yet, or an earlier version's
+            if owned:
+                if _owner_alive(int(owned[1]), int(owned[2])):
+                    continue
+            elif time.time() - status.st_mtime < _UNOWNED_AGE_SECONDS:
+                continue
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(Path(entry.path))
     return removed

@@ -221,10 +221,16 @@ def keep_duckdb_files_private(settings: Settings) -> None:
     connection lives (dbt-duckdb keeps its own until the process ends), and a umask belongs to
     the whole process, so one restored afterwards would race with other threads' files. What
     else the process then creates (dbt's target/ and logs, a local Airflow's home) is private
-    too. Existing files keep their mode.
+    too. An existing warehouse file (and WAL) of this user loses any access by others.
     """
     if settings.target == "duckdb":
         os.umask(os.umask(0o077) | 0o077)
+        # A warehouse an earlier version made readable to others is closed up too.
+        for path in (settings.duckdb_path, Path(f"{settings.duckdb_path}.wal")):
+            with suppress(OSError):  # missing, or not this user's to change
+                status = path.stat()
+                if status.st_mode & 0o077 and status.st_uid == os.getuid():
+                    path.chmod(status.st_mode & 0o700)
 
 
 def create_engine(
@@ -654,6 +660,8 @@ class Warehouse:
         """One transaction; any database failure becomes one line, after the rollback."""
         try:
             with self.engine.connect() as connection:
+                # `info` lives as long as the pooled connection: forget an earlier transaction's.
+                connection.info.pop("batch", None)
                 transaction = connection.begin()
                 try:
                     yield connection
@@ -797,6 +805,10 @@ class Warehouse:
                     raise busy from None
                 raise
         elif connection.dialect.name == "mssql":
+            # A lock owned by the transaction needs one open, and in ODBC's manual-commit mode
+            # (implicit transactions) EXEC opens none: a SELECT from a table does (https://
+            # learn.microsoft.com/sql/t-sql/statements/set-implicit-transactions-transact-sql).
+            connection.execute(sa.select(load_batches.c.batch_id).limit(0)).all()
             timeout = self.settings.lock_timeout * 1000
             if _sp_getapplock(connection, name, "Transaction", timeout) < 0:
                 raise busy
@@ -840,7 +852,8 @@ class Warehouse:
 
     def _insert_batch(self, connection: Connection, batch: Batch) -> None:
         values = dataclasses.asdict(batch)
-        connection.info["batch"] = True  # a load: see `transaction`
+        if batch.status == "succeeded":
+            connection.info["batch"] = True  # a load: see `transaction`
         connection.execute(load_batches.insert().values(**values, finished_at=utc_now()))
 
     def undo_import(self, batch_id: str) -> Batch:
@@ -862,12 +875,35 @@ class Warehouse:
             batch = Batch(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Batch)})
             if row.status != "succeeded":
                 raise WarehouseError(f"import {batch_id} is {row.status}: nothing of it to undo")
+            # A play lands once, with the first import that has it: a later import of the same
+            # time found those plays there and landed nothing of them. Undoing the earlier one
+            # first would lose them; the later ones go first (and can be imported again).
+            later = (
+                connection.execute(
+                    sa.select(load_batches.c.batch_id).where(
+                        load_batches.c.source == "export",
+                        load_batches.c.status == "succeeded",
+                        load_batches.c.user_id == row.user_id,
+                        load_batches.c.started_at > row.started_at,
+                        load_batches.c.oldest_played_at <= row.newest_played_at,
+                        load_batches.c.newest_played_at >= row.oldest_played_at,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if later:
+                raise WarehouseError(
+                    f"import {batch_id} of {row.user_id} has plays that the later import "
+                    f"{', '.join(later)} found there and did not land again: undo that first "
+                    "(then import it again if you want it)"
+                )
             of_batch = streaming_history.c._batch_id == batch_id
             removed = connection.execute(
                 sa.select(sa.func.count()).select_from(streaming_history).where(of_batch)
             ).scalar_one()
             connection.execute(streaming_history.delete().where(of_batch))
-            message = f"{row.message}; undone at {utc_now():%Y-%m-%d %H:%M:%S} UTC"
+            message = f"{row.message or 'import'}; undone at {utc_now():%Y-%m-%d %H:%M:%S} UTC"
             connection.execute(
                 load_batches.update()
                 .where(load_batches.c.batch_id == batch_id)

@@ -566,7 +566,7 @@ def test_spotify_elt_airflow_serves_the_dag_and_the_dbt_docs(tmp_path: Path) -> 
         child.send_signal(signal.SIGINT)  # Ctrl-C
         child.wait(timeout=60)
         assert child.returncode == 0
-        assert outliving(tree, timeout=10) == []  # Airflow stopped with it
+        assert outliving(tree, timeout=30) == []  # Airflow stopped with it
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", int(url.rsplit(":", 1)[1]))) != 0
 

@@ -638,7 +638,7 @@ def test_the_dashboard_listens_on_loopback_only_and_dies_with_its_command(
 
         child.kill()  # kill -9
         child.wait(timeout=10)
-        assert outliving(tree, timeout=10) == []
+        assert outliving(tree, timeout=30) == []
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0
     finally:

@@ -7,6 +7,7 @@ read with `wait4` (RUSAGE_CHILDREN would add every child this test process ever 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -490,6 +491,14 @@ def test_the_sweep_takes_only_folders_of_dead_runs(
     reused = folder(f"spotify-elt-import-{me}-{my_start - 1000}-ghi789")  # pid taken again
     old_unowned = folder("spotify-elt-import-x1y2z3", age=7200)  # an earlier version's
     new_unowned = folder("spotify-elt-import-q8r9s0")
+    # A live run's lock outweighs its name: a wall clock stepped since it started, or another
+    # container's process ids, must not get its folder taken.
+    locked = folder(f"spotify-elt-import-{dead_process[0]}-{dead_process[1]}-jkl012")
+    lock = os.open(locked / ".owner", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    # A dead run's lock file is free: its folder goes, whatever its name says.
+    unlocked = folder(f"spotify-elt-import-{me}-{my_start}-mno345")
+    (unlocked / ".owner").touch()
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "keep.txt").write_text("mine")
@@ -498,6 +507,8 @@ def test_the_sweep_takes_only_folders_of_dead_runs(
     result = run_measured("import", "--user", USER, str(tmp_path / "missing.zip"),
                           env=child_env, cwd=tmp_path)  # fmt: skip
     assert_one_line(result, "no such file or folder")
-    assert live.exists() and new_unowned.exists()
+    os.close(lock)
+    assert live.exists() and new_unowned.exists() and locked.exists()
     assert not dead.exists() and not reused.exists() and not old_unowned.exists()
+    assert not unlocked.exists()
     assert (precious / "keep.txt").read_text() == "mine"

@@ -33,7 +33,7 @@ from ingestion.warehouse import Warehouse, recently_played
 
 USER = "listener-1"
 TIMEOUT = 3  # seconds, SPOTIFY_ELT_CONNECT_TIMEOUT and SPOTIFY_ELT_LOCK_TIMEOUT in these tests
-MARGIN = 7  # seconds for the process to start and import; the loader's own waits are bounded
+MARGIN = 15  # seconds for the process to start and import; the loader's own waits are bounded
 APP = Path(queries.__file__).with_name("app.py")
 
 

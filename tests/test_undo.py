@@ -90,6 +90,12 @@ def test_undo_then_transform_equals_never_importing(
     second_batch = import_batches(undone)[-1]
     assert second_batch["batch_id"] in listed.stdout
 
+    # The first import's plays that the second found there were not landed again: undoing the
+    # first before the second would lose them.
+    first_batch = import_batches(undone)[0]
+    refused = cli("import", "--undo", first_batch["batch_id"], extra_env=undone)
+    assert_one_line_error(refused, f"the later import {second_batch['batch_id']} found there")
+
     result = cli("import", "--undo", second_batch["batch_id"], extra_env=undone)
 
     assert result.returncode == 0, result.output

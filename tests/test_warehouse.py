@@ -146,3 +146,15 @@ def test_raw_ddl_is_valid_t_sql() -> None:
         assert (
             f"CONSTRAINT pk_{table.name} PRIMARY KEY" in statement
         )  # named, as dbt-sqlserver wants
+
+
+def test_a_warehouse_an_earlier_version_left_readable_is_closed_up(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse(settings_from({"SPOTIFY_ELT_DUCKDB_PATH": str(path)})) as warehouse:
+        warehouse.create_raw_tables()
+    path.chmod(0o644)  # as an earlier version made it
+
+    with Warehouse(settings_from({"SPOTIFY_ELT_DUCKDB_PATH": str(path)})) as warehouse:
+        warehouse.create_raw_tables()
+
+    assert oct(stat.S_IMODE(path.stat().st_mode)) == "0o600"
