@@ -352,18 +352,16 @@ def records_sql(
     from ({records}) as records"""
     if not checked:
         return records
-    paths = ", ".join(_path(name) for name in _checked_fields(spec))
     text = "landed" if landing else "record"
     # Records as Spotify writes them have only the fields checked (and, before landing, the
-    # private ones): one count tells their names apart. Any other record compares its names.
-    count_private = (
-        "" if landing else
-        f" + list_count(json_extract(record, [{', '.join(_path(n) for n in PRIVATE_FIELDS)}]))"
-    )  # fmt: skip
+    # private ones): one count of the fields found tells their names apart. Any other record
+    # compares its names. The private fields come after the checked ones, in the same parse.
+    read = _checked_fields(spec) + (() if landing else PRIVATE_FIELDS)
+    paths = ", ".join(_path(name) for name in read)
     private = ", ".join(_literal(name) for name in PRIVATE_FIELDS)
     own_keys = f"list_filter(json_keys({text}), lambda name: not list_contains([{private}], name))"
     keys_unique = f"""case
-            when len(json_keys({text})) = list_count(fields){count_private} then true
+            when len(json_keys({text})) = list_count(fields) then true
             else len(list_distinct({own_keys})) = len({own_keys})
         end"""
     return f"""
