@@ -348,3 +348,21 @@ def target_env(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str,
         return env
     warehouse: dict[str, str] = request.getfixturevalue(f"{request.param}_env")
     return {**env, **warehouse}
+
+
+@contextlib.contextmanager
+def duckdb_file_held(path: Path) -> Iterator[int]:
+    """Another process holding the DuckDB file at `path` open, as a running command would;
+    yields its process id."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(120)", str(path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

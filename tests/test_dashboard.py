@@ -32,6 +32,7 @@ from conftest import (
     LOOPBACK,
     PostgresServer,
     base_environment,
+    duckdb_file_held,
     kill_all,
     outliving,
     postgres_database,
@@ -373,20 +374,10 @@ def test_a_busy_warehouse_explains_itself_and_recovers(
 ) -> None:
     path = tmp_path / "busy.duckdb"
     shutil.copy(demo_warehouse, path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "time.sleep(120)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with duckdb_file_held(path):
         note = explanation(monkeypatch, path)
         assert note.startswith(f"The warehouse {path} is busy: another program")
         assert note.endswith("reload this page when it has finished.")
-    finally:
-        holder.kill()
-        holder.wait()
     app = open_app(monkeypatch, path)  # the writer is gone: the next run reads again
     assert [element.value for element in app.title] == ["Overview"]
     assert not app.info and len(charts(app)) == PAGES[0][3]

@@ -22,7 +22,13 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
-from conftest import PostgresServer, base_environment, run_cli, settings_from
+from conftest import (
+    PostgresServer,
+    base_environment,
+    duckdb_file_held,
+    run_cli,
+    settings_from,
+)
 from spotify_server import SpotifyStandIn, play_item
 from streamlit.testing.v1 import AppTest
 
@@ -264,25 +270,15 @@ def test_a_second_writer_of_a_duckdb_file_reads_as_a_run_in_progress(
 ) -> None:
     path = Path(env["SPOTIFY_ELT_DUCKDB_PATH"])
     duckdb.connect(str(path)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "time.sleep(120)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with duckdb_file_held(path) as holder:
         for command in ("transform", "extract"):
             result = run_cli(command, env={**env, **dbt_paths(tmp_path)}, cwd=tmp_path)
             assert result.returncode == 1, result.output
             assert one_error_line(result.output) == (
                 f"error: another run is in progress on DuckDB file {path} (process "
-                f"{holder.pid} has the file open, and DuckDB lets one process write it at a "
+                f"{holder} has the file open, and DuckDB lets one process write it at a "
                 "time): try again when it has finished"
             )
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 # --------------------------------------------------------------------------------------------
