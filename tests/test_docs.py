@@ -25,6 +25,8 @@ _INLINE_TARGET = re.compile(r"\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 _REFERENCE_TARGET = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*<?(\S+?)>?(?:[ \t].*)?$", re.MULTILINE)
 _HTML_ANCHOR = re.compile(r"<a\s[^>]*(?:name|id)=\"([^\"]+)\"", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+# A README section cited by name in code or docs: README "Privacy", (README, "Time zones").
+README_SECTION = re.compile(r"README(?:\.md)?(?:'s)?,?\s+\"([^\"]+)\"")
 
 
 @cache
@@ -170,6 +172,22 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
             if OUTSIDE_CITATION.search(line):
                 citations.append(f"{name}:{number}: {line.strip()}")
     assert not citations, "cites a document outside the repository:\n" + "\n".join(citations)
+
+
+def test_every_cited_readme_section_exists() -> None:
+    this_file = str(Path(__file__).resolve().relative_to(ROOT))
+    sections = anchors("README.md")
+    missing = []
+    for name in sorted(tracked_files()):
+        content = (ROOT / name).read_bytes()
+        if name == this_file or b"\0" in content:
+            continue
+        text = content.decode("utf-8", "replace")
+        for match in README_SECTION.finditer(text):
+            if github_slug(match.group(1)) not in sections:
+                number = text.count("\n", 0, match.start()) + 1
+                missing.append(f"{name}:{number}: {match.group(0)}")
+    assert not missing, "cites a README section that does not exist:\n" + "\n".join(missing)
 
 
 def test_the_readme_stays_short() -> None:
