@@ -10,7 +10,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+# The repository root, wherever in tests/ this file sits.
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
 README_MAX_LINES = 200
 
 # Citations of documents the repository does not hold (a design or style guide kept elsewhere).
