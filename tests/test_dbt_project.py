@@ -550,8 +550,8 @@ def test_incremental_runs_give_what_a_full_refresh_gives(
 
     # Spotify credits one more artist on a track heard on many days: a poll two hours later
     # plays it as before, one three hours later with the new credit. Every day it was played is
-    # redone in the artist marts (int_track_attribution), as a full rebuild would credit the new
-    # artist on each. (Each run also redoes the loads of the previous one, within the
+    # redone in the artist marts (analytics_track_attribution), as a full rebuild would credit
+    # the new artist on each. (Each run also redoes the loads of the previous one, within the
     # look-back: two polls keep the sample's loads out of this one.)
     days_by_track: dict[str, set[str]] = {}
     for (listener, played_at), play in sample_plays().items():

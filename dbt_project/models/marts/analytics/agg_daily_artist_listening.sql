@@ -11,7 +11,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -27,7 +27,7 @@ windows as (
 
 artist_plays as (
 
-    select plays.* from {{ ref('int_artist_plays_credited') }} as plays
+    select plays.* from {{ ref('analytics_artist_plays_credited') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}

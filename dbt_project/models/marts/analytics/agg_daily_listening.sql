@@ -12,7 +12,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -28,7 +28,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}

@@ -10,7 +10,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -26,7 +26,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     where
         plays.content_type = 'track'
     {%- if spotify_elt.is_incremental_run() %}

@@ -26,7 +26,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}

@@ -7,7 +7,7 @@
 
 with plays as (
 
-    select * from {{ ref('int_plays_dated') }}
+    select * from {{ ref('analytics_plays_dated') }}
 
 ),
 

@@ -6,7 +6,7 @@
 
 with plays as (
 
-    select * from {{ ref('int_plays_dated') }}
+    select * from {{ ref('analytics_plays_dated') }}
     where content_type = 'track' and track_sk <> {{ spotify_elt.unknown_key() }}
 
 ),
@@ -16,7 +16,7 @@ latest as (
     select
         user_id,
         max(played_at_local) as latest_played_at_local
-    from {{ ref('int_plays_dated') }}
+    from {{ ref('analytics_plays_dated') }}
     group by user_id
 
 ),

@@ -12,7 +12,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 

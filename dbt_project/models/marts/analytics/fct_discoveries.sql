@@ -19,7 +19,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with credits as (
 
@@ -84,7 +84,7 @@ track_streams as (
     select
         item_plays.*,
         track_items.total_plays
-    from {{ ref('int_plays_dated') }} as item_plays
+    from {{ ref('analytics_plays_dated') }} as item_plays
     inner join track_items
         on
             item_plays.user_id = track_items.user_id
@@ -100,7 +100,7 @@ artist_streams as (
     select
         item_plays.*,
         artist_items.total_plays
-    from {{ ref('int_artist_plays_credited') }} as item_plays
+    from {{ ref('analytics_artist_plays_credited') }} as item_plays
     inner join artist_items
         on
             item_plays.user_id = artist_items.user_id

@@ -55,7 +55,7 @@ plays as (
         {%- else %}
             0 as earlier_sessions
         {%- endif %}
-    from {{ ref('int_plays_dated') }} as plays
+    from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     left join remaining
         on plays.user_id = remaining.user_id
