@@ -2,12 +2,12 @@
 
 {#- Milliseconds as minutes, two decimals. -#}
 {% macro minutes(milliseconds) -%}
-    cast({{ milliseconds }} / 60000.0 as decimal(18, 2))
+    cast({{ milliseconds }} / 60000.0 as {{ spotify_elt.column_type('minutes') }})
 {%- endmacro %}
 
 {#- part / whole as a share with four decimals; null when nothing was counted. -#}
 {% macro share(part, whole) -%}
-    cast({{ part }} * 1.0 / nullif({{ whole }}, 0) as decimal(9, 4))
+    cast({{ part }} * 1.0 / nullif({{ whole }}, 0) as {{ spotify_elt.column_type('share') }})
 {%- endmacro %}
 
 {#- A sum of whole numbers as bigint (DuckDB sums bigints into a 128-bit integer). -#}
