@@ -212,9 +212,10 @@ def test_dbt_unit_tests_pass(built: dict[str, str], tmp_path: Path) -> None:
         env=environment, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
-    unit_tests = sum(
-        len(re.findall(r"(?m)^  - name: ", path.read_text(encoding="utf-8")))
-        for path in (DBT_PROJECT_DIR / "models").rglob("*unit_tests.yml")
+    unit_tests = sum(  # each model's YAML lists its unit tests after its `models:` entry
+        len(re.findall(r"(?m)^  - name: ", yml.partition("\nunit_tests:\n")[2]))
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for yml in [path.read_text(encoding="utf-8")]
     )
     assert unit_tests >= 18
     assert f"PASS={unit_tests} " in result.stdout, result.stdout[-2000:]
