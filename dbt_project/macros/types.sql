@@ -4,7 +4,6 @@
 {% macro column_type(name) %}{{ return(var('column_types')[target.type][name]) }}{% endmacro %}
 
 {% macro type_text() %}{{ return(spotify_elt.column_type('text')) }}{% endmacro %}
-{% macro type_json_text() %}{{ return(spotify_elt.column_type('json_text')) }}{% endmacro %}
 {% macro type_key() %}{{ return(spotify_elt.column_type('key')) }}{% endmacro %}
 {% macro type_timestamp() %}{{ return(spotify_elt.column_type('timestamp')) }}{% endmacro %}
 {% macro type_boolean() %}{{ return(spotify_elt.column_type('boolean')) }}{% endmacro %}
