@@ -212,9 +212,10 @@ def test_dbt_unit_tests_pass(built: dict[str, str], tmp_path: Path) -> None:
         env=environment, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
-    unit_tests = sum(
-        len(re.findall(r"(?m)^  - name: ", path.read_text(encoding="utf-8")))
-        for path in (DBT_PROJECT_DIR / "models").rglob("*unit_tests.yml")
+    unit_tests = sum(  # each model's YAML lists its unit tests after its `models:` entry
+        len(re.findall(r"(?m)^  - name: ", yml.partition("\nunit_tests:\n")[2]))
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for yml in [path.read_text(encoding="utf-8")]
     )
     assert unit_tests >= 18
     assert f"PASS={unit_tests} " in result.stdout, result.stdout[-2000:]
@@ -550,8 +551,8 @@ def test_incremental_runs_give_what_a_full_refresh_gives(
 
     # Spotify credits one more artist on a track heard on many days: a poll two hours later
     # plays it as before, one three hours later with the new credit. Every day it was played is
-    # redone in the artist marts (int_track_attribution), as a full rebuild would credit the new
-    # artist on each. (Each run also redoes the loads of the previous one, within the
+    # redone in the artist marts (analytics_track_attribution), as a full rebuild would credit
+    # the new artist on each. (Each run also redoes the loads of the previous one, within the
     # look-back: two polls keep the sample's loads out of this one.)
     days_by_track: dict[str, set[str]] = {}
     for (listener, played_at), play in sample_plays().items():

@@ -2,12 +2,12 @@
 
 {#- Milliseconds as minutes, two decimals. -#}
 {% macro minutes(milliseconds) -%}
-    cast({{ milliseconds }} / 60000.0 as decimal(18, 2))
+    cast({{ milliseconds }} / 60000.0 as {{ spotify_elt.column_type('minutes') }})
 {%- endmacro %}
 
 {#- part / whole as a share with four decimals; null when nothing was counted. -#}
 {% macro share(part, whole) -%}
-    cast({{ part }} * 1.0 / nullif({{ whole }}, 0) as decimal(9, 4))
+    cast({{ part }} * 1.0 / nullif({{ whole }}, 0) as {{ spotify_elt.column_type('share') }})
 {%- endmacro %}
 
 {#- A sum of whole numbers as bigint (DuckDB sums bigints into a 128-bit integer). -#}
@@ -45,13 +45,13 @@
     The analytics marts that follow the history (the daily marts, sessions, discoveries, artist
     streaks) redo (listener, local day) windows instead of the whole table, so that a run's cost
     follows what changed. Each keeps `transformed_at`, the time of the run that wrote the row;
-    fct_plays and int_track_attribution keep it too. A run redoes:
+    fct_plays and analytics_track_attribution keep it too. A run redoes:
     - every local day with a fct_plays row written since the mart's newest row, and the day
       either side: a row that fct_plays drops (an export record now merged with its API play, an
       Account-data row now covered by Extended history) lies within a minute or so of the row
       that replaces it. A listener whose time zone changed has every row rewritten, so every day;
     - every day with a play of a track whose album or credits changed since
-      (int_track_attribution): a track first known from the privacy export gets its album and
+      (analytics_track_attribution): a track first known from the privacy export gets its album and
       full credits when the API first plays it.
     A pre-hook deletes what the windows cover, so a row that has nothing behind it any more goes
     too; the model then writes the windows again. Its windows are read after the delete, from
@@ -96,7 +96,7 @@
         plays.user_id,
         cast(plays.played_at_local as {{ spotify_elt.type_date() }}) as listening_date
     from {{ ref('fct_plays') }} as plays
-    inner join {{ ref('int_track_attribution') }} as attribution
+    inner join {{ ref('analytics_track_attribution') }} as attribution
         on plays.track_sk = attribution.track_sk
     where attribution.transformed_at > {{ spotify_elt.mart_watermark() }}
     {%- endif %}

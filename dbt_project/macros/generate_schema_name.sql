@@ -1,5 +1,6 @@
 {#- Layers land in schemas named for them (staging, intermediate, marts): `marts.fct_plays` is a
-    public name (DESIGN §4.3), so dbt's default `<target schema>_<custom schema>` would break it. -#}
+    public name (docs/warehouse.md), so dbt's default `<target schema>_<custom schema>` would
+    break it. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}
         {{ target.schema | trim }}

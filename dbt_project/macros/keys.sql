@@ -26,7 +26,7 @@
     {%- endfor -%}
     {#- CONCAT takes 2 to 254 arguments on SQL Server: one key column goes in as it is. -#}
     {%- set text = parts[0] if parts | length == 1 else 'concat(' ~ parts | join(', ') ~ ')' -%}
-    lower(convert(varchar(32), hashbytes('MD5', convert(varchar(max), {{ text }} collate Latin1_General_100_BIN2_UTF8)), 2))
+    lower(convert({{ spotify_elt.type_key() }}, hashbytes('MD5', convert(varchar(max), {{ text }} collate Latin1_General_100_BIN2_UTF8)), 2))
 {%- endmacro %}
 
 {#- The key of a dimension member, or the unknown member's when the natural key is missing. -#}

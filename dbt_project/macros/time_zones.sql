@@ -1,6 +1,7 @@
-{#- Each user's time zone comes from the project's configuration (README, "Time zones"):
-    SPOTIFY_ELT_TIMEZONE is everyone's default, SPOTIFY_ELT_USER_TIMEZONES names exceptions as
-    "user_id=Zone,user_id=Zone". Both reach dbt as vars. `spotify-elt` checks the names before
+{#- Each user's time zone comes from the project's configuration
+    (docs/configuration.md#time-zones): SPOTIFY_ELT_TIMEZONE is everyone's default,
+    SPOTIFY_ELT_USER_TIMEZONES names exceptions as "user_id=Zone,user_id=Zone". Both reach dbt
+    as vars. `spotify-elt` checks the names before
     dbt runs; plain dbt (or Cosmos) meets a wrong name as a warehouse error, or on SQL Server as
     the compile error below. -#}
 

@@ -18,7 +18,7 @@
 
 {#- Style 127 is ISO 8601 with a Z. -#}
 {% macro sqlserver__parse_iso_timestamp(text) -%}
-    convert(datetime2(6), {{ text }}, 127)
+    convert({{ spotify_elt.type_timestamp() }}, {{ text }}, 127)
 {%- endmacro %}
 
 
@@ -62,7 +62,7 @@
         {%- for zone in spotify_elt.configured_time_zones() %}
         when '{{ zone }}' then '{{ windows_names[zone] }}'
         {%- endfor %}
-    end as datetime2(6))
+    end as {{ spotify_elt.type_timestamp() }})
 {%- endmacro %}
 
 

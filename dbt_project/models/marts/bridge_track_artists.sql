@@ -103,12 +103,12 @@ deduplicated as (
 credited as (
 
     select
-        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(artist_position as {{ spotify_elt.type_integer() }}) as artist_position,
-        cast(case when source_rank = 0 then 'api' else 'export' end as {{ spotify_elt.type_text() }}) as known_from,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('track_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_position') }},
+        {{ spotify_elt.cast_to_contract('known_from', "case when source_rank = 0 then 'api' else 'export' end") }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from deduplicated
     where recency = 1
 

@@ -93,22 +93,22 @@ dated as (
 albums as (
 
     select
-        cast(album_sk as {{ spotify_elt.type_key() }}) as album_sk,
-        cast(album_artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(album_id as {{ spotify_elt.type_text() }}) as album_id,
-        cast(album_uri as {{ spotify_elt.type_text() }}) as album_uri,
-        cast(album_name as {{ spotify_elt.type_text() }}) as album_name,
-        cast(album_type as {{ spotify_elt.type_text() }}) as album_type,
-        cast(release_date_text as {{ spotify_elt.type_date() }}) as release_date,
-        cast(album_release_date_precision as {{ spotify_elt.type_text() }}) as release_date_precision,
+        {{ spotify_elt.cast_to_contract('album_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_sk', 'album_artist_sk') }},
+        {{ spotify_elt.cast_to_contract('album_id') }},
+        {{ spotify_elt.cast_to_contract('album_uri') }},
+        {{ spotify_elt.cast_to_contract('album_name') }},
+        {{ spotify_elt.cast_to_contract('album_type') }},
+        {{ spotify_elt.cast_to_contract('release_date', 'release_date_text') }},
+        {{ spotify_elt.cast_to_contract('release_date_precision', 'album_release_date_precision') }},
         {%- set release_date = 'cast(release_date_text as ' ~ spotify_elt.type_date() ~ ')' %}
         cast(
             {{ spotify_elt.date_part_number('year', release_date) }} as {{ spotify_elt.type_integer() }}
         ) as release_year,
-        cast(album_total_tracks as {{ spotify_elt.type_integer() }}) as total_tracks,
-        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('total_tracks', 'album_total_tracks') }},
+        {{ spotify_elt.cast_to_contract('known_from') }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from dated
 
 ),
@@ -121,20 +121,7 @@ newer as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as album_sk,
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(null as {{ spotify_elt.type_text() }}) as album_id,
-        cast(null as {{ spotify_elt.type_text() }}) as album_uri,
-        cast('Unknown album' as {{ spotify_elt.type_text() }}) as album_name,
-        cast(null as {{ spotify_elt.type_text() }}) as album_type,
-        cast(null as {{ spotify_elt.type_date() }}) as release_date,
-        cast(null as {{ spotify_elt.type_text() }}) as release_date_precision,
-        cast(null as {{ spotify_elt.type_integer() }}) as release_year,
-        cast(null as {{ spotify_elt.type_integer() }}) as total_tracks,
-        cast(null as {{ spotify_elt.type_text() }}) as known_from,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    {{ spotify_elt.unknown_member({'album_name': 'Unknown album'}) }}
 
 ),
 

@@ -89,12 +89,12 @@ latest as (
 artists as (
 
     select
-        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(artist_id as {{ spotify_elt.type_text() }}) as artist_id,
-        cast(artist_name as {{ spotify_elt.type_text() }}) as artist_name,
-        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('artist_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_id') }},
+        {{ spotify_elt.cast_to_contract('artist_name') }},
+        {{ spotify_elt.cast_to_contract('known_from') }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from latest
     where recency = 1
 
@@ -108,13 +108,7 @@ newer as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(null as {{ spotify_elt.type_text() }}) as artist_id,
-        cast('Unknown artist' as {{ spotify_elt.type_text() }}) as artist_name,
-        cast(null as {{ spotify_elt.type_text() }}) as known_from,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    {{ spotify_elt.unknown_member({'artist_name': 'Unknown artist'}) }}
 
 ),
 

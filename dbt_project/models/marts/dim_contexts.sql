@@ -28,11 +28,11 @@ latest as (
 contexts as (
 
     select
-        cast(context_sk as {{ spotify_elt.type_key() }}) as context_sk,
-        cast(context_type as {{ spotify_elt.type_text() }}) as context_type,
-        cast(context_uri as {{ spotify_elt.type_text() }}) as context_uri,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('context_sk') }},
+        {{ spotify_elt.cast_to_contract('context_type') }},
+        {{ spotify_elt.cast_to_contract('context_uri') }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from latest
     where recency = 1
 
@@ -46,12 +46,7 @@ newer as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as context_sk,
-        cast('unknown' as {{ spotify_elt.type_text() }}) as context_type,
-        cast(null as {{ spotify_elt.type_text() }}) as context_uri,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    {{ spotify_elt.unknown_member({'context_type': 'unknown'}) }}
 
 ),
 

@@ -93,11 +93,11 @@ parts as (
 calendar as (
 
     select
-        cast(year_number * 10000 + month_number * 100 + day_of_month as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(date_day as {{ spotify_elt.type_date() }}) as date_day,
-        cast(year_number as {{ spotify_elt.type_integer() }}) as year_number,
-        cast(quarter_number as {{ spotify_elt.type_integer() }}) as quarter_number,
-        cast(month_number as {{ spotify_elt.type_integer() }}) as month_number,
+        {{ spotify_elt.cast_to_contract('date_key', 'year_number * 10000 + month_number * 100 + day_of_month') }},
+        {{ spotify_elt.cast_to_contract('date_day') }},
+        {{ spotify_elt.cast_to_contract('year_number') }},
+        {{ spotify_elt.cast_to_contract('quarter_number') }},
+        {{ spotify_elt.cast_to_contract('month_number') }},
         cast(
             case month_number
                 when 1 then 'January' when 2 then 'February' when 3 then 'March'
@@ -106,8 +106,8 @@ calendar as (
                 when 10 then 'October' when 11 then 'November' when 12 then 'December'
             end as {{ spotify_elt.type_text() }}
         ) as month_name,
-        cast(day_of_month as {{ spotify_elt.type_integer() }}) as day_of_month,
-        cast(day_of_week as {{ spotify_elt.type_integer() }}) as day_of_week,
+        {{ spotify_elt.cast_to_contract('day_of_month') }},
+        {{ spotify_elt.cast_to_contract('day_of_week') }},
         cast(
             case day_of_week
                 when 1 then 'Monday' when 2 then 'Tuesday' when 3 then 'Wednesday'
@@ -115,7 +115,7 @@ calendar as (
                 when 7 then 'Sunday'
             end as {{ spotify_elt.type_text() }}
         ) as day_name,
-        cast(iso_week as {{ spotify_elt.type_integer() }}) as iso_week,
+        {{ spotify_elt.cast_to_contract('iso_week') }},
         {{ spotify_elt.as_boolean('day_of_week >= 6') }} as is_weekend
     from parts
 
@@ -123,18 +123,7 @@ calendar as (
 
 unknown_member as (
 
-    select
-        cast(-1 as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(null as {{ spotify_elt.type_date() }}) as date_day,
-        cast(null as {{ spotify_elt.type_integer() }}) as year_number,
-        cast(null as {{ spotify_elt.type_integer() }}) as quarter_number,
-        cast(null as {{ spotify_elt.type_integer() }}) as month_number,
-        cast('Unknown' as {{ spotify_elt.type_text() }}) as month_name,
-        cast(null as {{ spotify_elt.type_integer() }}) as day_of_month,
-        cast(null as {{ spotify_elt.type_integer() }}) as day_of_week,
-        cast('Unknown' as {{ spotify_elt.type_text() }}) as day_name,
-        cast(null as {{ spotify_elt.type_integer() }}) as iso_week,
-        cast(null as {{ spotify_elt.type_boolean() }}) as is_weekend
+    {{ spotify_elt.unknown_member({'date_key': -1, 'month_name': 'Unknown', 'day_name': 'Unknown'}) }}
 
 ),
 

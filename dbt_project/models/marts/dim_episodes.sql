@@ -35,14 +35,14 @@ latest as (
 episodes as (
 
     select
-        cast(episode_sk as {{ spotify_elt.type_key() }}) as episode_sk,
-        cast(resolved_uri as {{ spotify_elt.type_text() }}) as episode_uri,
-        cast(content_type as {{ spotify_elt.type_text() }}) as content_type,
-        cast(content_name as {{ spotify_elt.type_text() }}) as episode_name,
-        cast(creator_name as {{ spotify_elt.type_text() }}) as show_name,
-        cast(audiobook_uri as {{ spotify_elt.type_text() }}) as audiobook_uri,
-        cast(ended_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('episode_sk') }},
+        {{ spotify_elt.cast_to_contract('episode_uri', 'resolved_uri') }},
+        {{ spotify_elt.cast_to_contract('episode_name', 'content_name') }},
+        {{ spotify_elt.cast_to_contract('content_type') }},
+        {{ spotify_elt.cast_to_contract('show_name', 'creator_name') }},
+        {{ spotify_elt.cast_to_contract('audiobook_uri') }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'ended_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from latest
     where recency = 1
 
@@ -56,15 +56,7 @@ newer as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as episode_sk,
-        cast(null as {{ spotify_elt.type_text() }}) as episode_uri,
-        cast(null as {{ spotify_elt.type_text() }}) as content_type,
-        cast('Unknown episode' as {{ spotify_elt.type_text() }}) as episode_name,
-        cast(null as {{ spotify_elt.type_text() }}) as show_name,
-        cast(null as {{ spotify_elt.type_text() }}) as audiobook_uri,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    {{ spotify_elt.unknown_member({'episode_name': 'Unknown episode'}) }}
 
 ),
 

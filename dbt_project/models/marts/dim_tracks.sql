@@ -83,20 +83,20 @@ latest as (
 tracks as (
 
     select
-        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast(album_sk as {{ spotify_elt.type_key() }}) as album_sk,
-        cast(track_id as {{ spotify_elt.type_text() }}) as track_id,
-        cast(track_uri as {{ spotify_elt.type_text() }}) as track_uri,
-        cast(track_name as {{ spotify_elt.type_text() }}) as track_name,
-        cast(duration_ms as {{ spotify_elt.type_bigint() }}) as duration_ms,
-        cast(explicit as {{ spotify_elt.type_boolean() }}) as explicit,
-        cast(isrc as {{ spotify_elt.type_text() }}) as isrc,
-        cast(is_local as {{ spotify_elt.type_boolean() }}) as is_local,
-        cast(disc_number as {{ spotify_elt.type_integer() }}) as disc_number,
-        cast(track_number as {{ spotify_elt.type_integer() }}) as track_number,
-        cast(known_from as {{ spotify_elt.type_text() }}) as known_from,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(loaded_at as {{ spotify_elt.type_timestamp() }}) as loaded_at
+        {{ spotify_elt.cast_to_contract('track_sk') }},
+        {{ spotify_elt.cast_to_contract('album_sk') }},
+        {{ spotify_elt.cast_to_contract('track_id') }},
+        {{ spotify_elt.cast_to_contract('track_uri') }},
+        {{ spotify_elt.cast_to_contract('track_name') }},
+        {{ spotify_elt.cast_to_contract('duration_ms') }},
+        {{ spotify_elt.cast_to_contract('explicit') }},
+        {{ spotify_elt.cast_to_contract('isrc') }},
+        {{ spotify_elt.cast_to_contract('is_local') }},
+        {{ spotify_elt.cast_to_contract('disc_number') }},
+        {{ spotify_elt.cast_to_contract('track_number') }},
+        {{ spotify_elt.cast_to_contract('known_from') }},
+        {{ spotify_elt.cast_to_contract('last_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('loaded_at') }}
     from latest
     where recency = 1
 
@@ -110,21 +110,7 @@ newer as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as track_sk,
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as album_sk,
-        cast(null as {{ spotify_elt.type_text() }}) as track_id,
-        cast(null as {{ spotify_elt.type_text() }}) as track_uri,
-        cast('Unknown track' as {{ spotify_elt.type_text() }}) as track_name,
-        cast(null as {{ spotify_elt.type_bigint() }}) as duration_ms,
-        cast(null as {{ spotify_elt.type_boolean() }}) as explicit,
-        cast(null as {{ spotify_elt.type_text() }}) as isrc,
-        cast(null as {{ spotify_elt.type_boolean() }}) as is_local,
-        cast(null as {{ spotify_elt.type_integer() }}) as disc_number,
-        cast(null as {{ spotify_elt.type_integer() }}) as track_number,
-        cast(null as {{ spotify_elt.type_text() }}) as known_from,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as last_played_at,
-        cast(null as {{ spotify_elt.type_timestamp() }}) as loaded_at
+    {{ spotify_elt.unknown_member({'track_name': 'Unknown track'}) }}
 
 ),
 

@@ -34,9 +34,9 @@ all_users as (
 users as (
 
     select
-        cast({{ spotify_elt.dimension_key('all_users.user_id') }} as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(all_users.user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(profiles.display_name as {{ spotify_elt.type_text() }}) as display_name,
+        {{ spotify_elt.cast_to_contract('user_sk', spotify_elt.dimension_key('all_users.user_id')) }},
+        {{ spotify_elt.cast_to_contract('user_id', 'all_users.user_id') }},
+        {{ spotify_elt.cast_to_contract('display_name', 'profiles.display_name') }},
         cast(
             coalesce(configured.timezone, '{{ spotify_elt.default_time_zone() }}')
             as {{ spotify_elt.type_text() }}
@@ -51,11 +51,7 @@ users as (
 
 unknown_member as (
 
-    select
-        cast({{ spotify_elt.unknown_key() }} as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(null as {{ spotify_elt.type_text() }}) as user_id,
-        cast('Unknown user' as {{ spotify_elt.type_text() }}) as display_name,
-        cast('{{ spotify_elt.default_time_zone() }}' as {{ spotify_elt.type_text() }}) as timezone
+    {{ spotify_elt.unknown_member({'display_name': 'Unknown user', 'timezone': spotify_elt.default_time_zone()}) }}
 
 ),
 

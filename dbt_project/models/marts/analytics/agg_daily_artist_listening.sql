@@ -11,7 +11,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -27,7 +27,7 @@ windows as (
 
 artist_plays as (
 
-    select plays.* from {{ ref('int_artist_plays_credited') }} as plays
+    select plays.* from {{ ref('analytics_artist_plays_credited') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}
@@ -53,14 +53,14 @@ grouped as (
 final as (
 
     select
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(listening_date as {{ spotify_elt.type_date() }}) as listening_date,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
-        cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
-        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key') }},
+        {{ spotify_elt.cast_to_contract('artist_sk') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('listening_date') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
+        {{ spotify_elt.cast_to_contract('counted_streams') }},
+        {{ spotify_elt.cast_to_contract('ms_played') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from grouped

@@ -12,7 +12,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -28,7 +28,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}
@@ -104,24 +104,24 @@ artists as (
 final as (
 
     select
-        cast(days.user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(days.date_key as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(days.user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(days.listening_date as {{ spotify_elt.type_date() }}) as listening_date,
-        cast(days.plays as {{ spotify_elt.type_integer() }}) as plays,
-        cast(days.counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
-        cast(days.ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.cast_to_contract('user_sk', 'days.user_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key', 'days.date_key') }},
+        {{ spotify_elt.cast_to_contract('user_id', 'days.user_id') }},
+        {{ spotify_elt.cast_to_contract('listening_date', 'days.listening_date') }},
+        {{ spotify_elt.cast_to_contract('plays', 'days.plays') }},
+        {{ spotify_elt.cast_to_contract('counted_streams', 'days.counted_streams') }},
+        {{ spotify_elt.cast_to_contract('ms_played', 'days.ms_played') }},
         {{ spotify_elt.minutes('days.ms_played') }} as minutes_played,
-        cast(coalesce(tracks.distinct_tracks, 0) as {{ spotify_elt.type_integer() }}) as distinct_tracks,
-        cast(coalesce(artists.distinct_artists, 0) as {{ spotify_elt.type_integer() }}) as distinct_artists,
-        cast(days.track_plays as {{ spotify_elt.type_integer() }}) as track_plays,
-        cast(days.episode_plays as {{ spotify_elt.type_integer() }}) as episode_plays,
-        cast(days.audiobook_plays as {{ spotify_elt.type_integer() }}) as audiobook_plays,
+        {{ spotify_elt.cast_to_contract('distinct_tracks', 'coalesce(tracks.distinct_tracks, 0)') }},
+        {{ spotify_elt.cast_to_contract('distinct_artists', 'coalesce(artists.distinct_artists, 0)') }},
+        {{ spotify_elt.cast_to_contract('track_plays', 'days.track_plays') }},
+        {{ spotify_elt.cast_to_contract('episode_plays', 'days.episode_plays') }},
+        {{ spotify_elt.cast_to_contract('audiobook_plays', 'days.audiobook_plays') }},
         {{ spotify_elt.minutes('days.track_ms_played') }} as track_minutes,
         {{ spotify_elt.minutes('days.episode_ms_played') }} as episode_minutes,
         {{ spotify_elt.minutes('days.audiobook_ms_played') }} as audiobook_minutes,
-        cast(days.plays_with_skip_data as {{ spotify_elt.type_integer() }}) as plays_with_skip_data,
-        cast(days.skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
+        {{ spotify_elt.cast_to_contract('plays_with_skip_data', 'days.plays_with_skip_data') }},
+        {{ spotify_elt.cast_to_contract('skipped_plays', 'days.skipped_plays') }},
         {{ spotify_elt.share('days.skipped_plays', 'days.plays_with_skip_data') }} as skip_rate,
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from days

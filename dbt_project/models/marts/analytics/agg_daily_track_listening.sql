@@ -10,7 +10,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -26,7 +26,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     where
         plays.content_type = 'track'
     {%- if spotify_elt.is_incremental_run() %}
@@ -56,17 +56,17 @@ grouped as (
 final as (
 
     select
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast(album_sk as {{ spotify_elt.type_key() }}) as album_sk,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(listening_date as {{ spotify_elt.type_date() }}) as listening_date,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
-        cast(counted_streams as {{ spotify_elt.type_integer() }}) as counted_streams,
-        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key') }},
+        {{ spotify_elt.cast_to_contract('track_sk') }},
+        {{ spotify_elt.cast_to_contract('album_sk') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('listening_date') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
+        {{ spotify_elt.cast_to_contract('counted_streams') }},
+        {{ spotify_elt.cast_to_contract('ms_played') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
+        {{ spotify_elt.cast_to_contract('skipped_plays') }},
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from grouped
 

@@ -26,7 +26,7 @@ windows as (
 
 plays as (
 
-    select plays.* from {{ ref('int_plays_dated') }} as plays
+    select plays.* from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     where {{ spotify_elt.in_windows('plays') }}
     {%- endif %}
@@ -51,14 +51,14 @@ grouped as (
 final as (
 
     select
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(listening_date as {{ spotify_elt.type_date() }}) as listening_date,
-        cast({{ spotify_elt.iso_day_of_week('listening_date') }} as {{ spotify_elt.type_integer() }}) as day_of_week,
-        cast(hour_of_day as {{ spotify_elt.type_integer() }}) as hour_of_day,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
-        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('listening_date') }},
+        {{ spotify_elt.cast_to_contract('day_of_week', spotify_elt.iso_day_of_week('listening_date')) }},
+        {{ spotify_elt.cast_to_contract('hour_of_day') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
+        {{ spotify_elt.cast_to_contract('ms_played') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from grouped

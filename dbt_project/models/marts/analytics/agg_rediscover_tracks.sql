@@ -6,7 +6,7 @@
 
 with plays as (
 
-    select * from {{ ref('int_plays_dated') }}
+    select * from {{ ref('analytics_plays_dated') }}
     where content_type = 'track' and track_sk <> {{ spotify_elt.unknown_key() }}
 
 ),
@@ -16,7 +16,7 @@ latest as (
     select
         user_id,
         max(played_at_local) as latest_played_at_local
-    from {{ ref('int_plays_dated') }}
+    from {{ ref('analytics_plays_dated') }}
     group by user_id
 
 ),
@@ -68,15 +68,15 @@ ranked as (
 final as (
 
     select
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(list_rank as {{ spotify_elt.type_integer() }}) as list_rank,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('track_sk') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('list_rank') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(first_played_at_local as {{ spotify_elt.type_timestamp() }}) as first_played_at_local,
-        cast(last_played_at_local as {{ spotify_elt.type_timestamp() }}) as last_played_at_local,
-        cast(latest_played_at_local as {{ spotify_elt.type_date() }}) as as_of_date
+        {{ spotify_elt.cast_to_contract('first_played_at_local') }},
+        {{ spotify_elt.cast_to_contract('last_played_at_local') }},
+        {{ spotify_elt.cast_to_contract('as_of_date', 'latest_played_at_local') }}
     from ranked
     where list_rank <= {{ var('track_list_size') | int }}
 

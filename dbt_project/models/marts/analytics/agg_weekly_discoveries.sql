@@ -88,15 +88,15 @@ counted as (
 final as (
 
     select
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast({{ spotify_elt.date_key('week_start_date') }} as {{ spotify_elt.type_integer() }}) as week_start_date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(week_start_date as {{ spotify_elt.type_date() }}) as week_start_date,
-        cast(distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks,
-        cast(new_tracks as {{ spotify_elt.type_integer() }}) as new_tracks,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('week_start_date_key', spotify_elt.date_key('week_start_date')) }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('week_start_date') }},
+        {{ spotify_elt.cast_to_contract('distinct_tracks') }},
+        {{ spotify_elt.cast_to_contract('new_tracks') }},
         {{ spotify_elt.share('new_tracks', 'distinct_tracks') }} as track_discovery_rate,
-        cast(distinct_artists as {{ spotify_elt.type_integer() }}) as distinct_artists,
-        cast(new_artists as {{ spotify_elt.type_integer() }}) as new_artists,
+        {{ spotify_elt.cast_to_contract('distinct_artists') }},
+        {{ spotify_elt.cast_to_contract('new_artists') }},
         {{ spotify_elt.share('new_artists', 'distinct_artists') }} as artist_discovery_rate,
         {{ spotify_elt.as_boolean('week_number = 1') }} as is_first_week
     from counted

@@ -12,7 +12,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with
 
@@ -84,15 +84,15 @@ final as (
             {{ spotify_elt.surrogate_key(['user_id', 'artist_sk', 'start_date_key']) }}
             as {{ spotify_elt.type_key() }}
         ) as artist_streak_sk,
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(start_date_key as {{ spotify_elt.type_integer() }}) as start_date_key,
-        cast(end_date_key as {{ spotify_elt.type_integer() }}) as end_date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(started_on_date as {{ spotify_elt.type_date() }}) as started_on_date,
-        cast(ended_on_date as {{ spotify_elt.type_date() }}) as ended_on_date,
-        cast(days as {{ spotify_elt.type_integer() }}) as days,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_sk') }},
+        {{ spotify_elt.cast_to_contract('start_date_key') }},
+        {{ spotify_elt.cast_to_contract('end_date_key') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('started_on_date') }},
+        {{ spotify_elt.cast_to_contract('ended_on_date') }},
+        {{ spotify_elt.cast_to_contract('days') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from streaks
 

@@ -19,7 +19,7 @@
     )
 }}
 -- depends_on: {{ ref('fct_plays') }}
--- depends_on: {{ ref('int_track_attribution') }}
+-- depends_on: {{ ref('analytics_track_attribution') }}
 
 with credits as (
 
@@ -84,7 +84,7 @@ track_streams as (
     select
         item_plays.*,
         track_items.total_plays
-    from {{ ref('int_plays_dated') }} as item_plays
+    from {{ ref('analytics_plays_dated') }} as item_plays
     inner join track_items
         on
             item_plays.user_id = track_items.user_id
@@ -100,7 +100,7 @@ artist_streams as (
     select
         item_plays.*,
         artist_items.total_plays
-    from {{ ref('int_artist_plays_credited') }} as item_plays
+    from {{ ref('analytics_artist_plays_credited') }} as item_plays
     inner join artist_items
         on
             item_plays.user_id = artist_items.user_id
@@ -189,17 +189,17 @@ final as (
             {{ spotify_elt.surrogate_key(['user_id', 'discovery_type', 'item_sk']) }}
             as {{ spotify_elt.type_key() }}
         ) as discovery_sk,
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(track_sk as {{ spotify_elt.type_key() }}) as track_sk,
-        cast(artist_sk as {{ spotify_elt.type_key() }}) as artist_sk,
-        cast(play_sk as {{ spotify_elt.type_key() }}) as play_sk,
-        cast(date_key as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(discovery_type as {{ spotify_elt.type_text() }}) as discovery_type,
-        cast(played_at as {{ spotify_elt.type_timestamp() }}) as first_played_at,
-        cast(played_at_local as {{ spotify_elt.type_timestamp() }}) as first_played_at_local,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('track_sk') }},
+        {{ spotify_elt.cast_to_contract('artist_sk') }},
+        {{ spotify_elt.cast_to_contract('play_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('discovery_type') }},
+        {{ spotify_elt.cast_to_contract('first_played_at', 'played_at') }},
+        {{ spotify_elt.cast_to_contract('first_played_at_local', 'played_at_local') }},
         {{ spotify_elt.week_start('listening_date') }} as week_start_date,
-        cast(total_plays as {{ spotify_elt.type_bigint() }}) as total_plays,
+        {{ spotify_elt.cast_to_contract('total_plays') }},
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from discoveries
 

@@ -55,7 +55,7 @@ plays as (
         {%- else %}
             0 as earlier_sessions
         {%- endif %}
-    from {{ ref('int_plays_dated') }} as plays
+    from {{ ref('analytics_plays_dated') }} as plays
     {%- if spotify_elt.is_incremental_run() %}
     left join remaining
         on plays.user_id = remaining.user_id
@@ -137,20 +137,20 @@ final as (
         cast(
             {{ spotify_elt.surrogate_key(['user_id', 'first_play_sk']) }} as {{ spotify_elt.type_key() }}
         ) as session_sk,
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast({{ spotify_elt.date_key('started_at_local') }} as {{ spotify_elt.type_integer() }}) as date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(session_number as {{ spotify_elt.type_integer() }}) as session_number,
-        cast(started_at as {{ spotify_elt.type_timestamp() }}) as started_at,
-        cast(ended_at as {{ spotify_elt.type_timestamp() }}) as ended_at,
-        cast(started_at_local as {{ spotify_elt.type_timestamp() }}) as started_at_local,
-        cast(ended_at_local as {{ spotify_elt.type_timestamp() }}) as ended_at_local,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('date_key', spotify_elt.date_key('started_at_local')) }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('session_number') }},
+        {{ spotify_elt.cast_to_contract('started_at') }},
+        {{ spotify_elt.cast_to_contract('ended_at') }},
+        {{ spotify_elt.cast_to_contract('started_at_local') }},
+        {{ spotify_elt.cast_to_contract('ended_at_local') }},
         {{ spotify_elt.minutes(spotify_elt.milliseconds_between('started_at', 'ended_at')) }} as duration_minutes,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
-        cast(distinct_tracks as {{ spotify_elt.type_integer() }}) as distinct_tracks,
-        cast(ms_played as {{ spotify_elt.type_bigint() }}) as ms_played,
+        {{ spotify_elt.cast_to_contract('plays') }},
+        {{ spotify_elt.cast_to_contract('distinct_tracks') }},
+        {{ spotify_elt.cast_to_contract('ms_played') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
-        cast(skipped_plays as {{ spotify_elt.type_integer() }}) as skipped_plays,
+        {{ spotify_elt.cast_to_contract('skipped_plays') }},
         {{ spotify_elt.run_timestamp() }} as transformed_at
     from sessions
 

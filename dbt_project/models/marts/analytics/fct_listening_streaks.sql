@@ -50,14 +50,14 @@ final as (
         cast(
             {{ spotify_elt.surrogate_key(['user_id', 'start_date_key']) }} as {{ spotify_elt.type_key() }}
         ) as streak_sk,
-        cast(user_sk as {{ spotify_elt.type_key() }}) as user_sk,
-        cast(start_date_key as {{ spotify_elt.type_integer() }}) as start_date_key,
-        cast(end_date_key as {{ spotify_elt.type_integer() }}) as end_date_key,
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(started_on_date as {{ spotify_elt.type_date() }}) as started_on_date,
-        cast(ended_on_date as {{ spotify_elt.type_date() }}) as ended_on_date,
-        cast(days as {{ spotify_elt.type_integer() }}) as days,
-        cast(plays as {{ spotify_elt.type_integer() }}) as plays,
+        {{ spotify_elt.cast_to_contract('user_sk') }},
+        {{ spotify_elt.cast_to_contract('start_date_key') }},
+        {{ spotify_elt.cast_to_contract('end_date_key') }},
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('started_on_date') }},
+        {{ spotify_elt.cast_to_contract('ended_on_date') }},
+        {{ spotify_elt.cast_to_contract('days') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
         {{ spotify_elt.minutes('ms_played') }} as minutes_played,
         {{ spotify_elt.as_boolean('from_latest = 1') }} as is_latest
     from ranked

@@ -33,18 +33,18 @@ counted as (
 final as (
 
     select
-        cast(user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(batch_id as {{ spotify_elt.type_text() }}) as batch_id,
-        cast(record_format as {{ spotify_elt.type_text() }}) as record_format,
-        cast(records as {{ spotify_elt.type_bigint() }}) as records,
-        cast(identical_records as {{ spotify_elt.type_bigint() }}) as identical_records,
-        cast(plays as {{ spotify_elt.type_bigint() }}) as plays,
-        cast(records_without_content as {{ spotify_elt.type_bigint() }}) as records_without_content,
-        cast(video_plays as {{ spotify_elt.type_bigint() }}) as video_plays,
-        cast(plays_of_zero_ms as {{ spotify_elt.type_bigint() }}) as plays_of_zero_ms,
-        cast(counted_streams as {{ spotify_elt.type_bigint() }}) as counted_streams,
-        cast(first_ended_at as {{ spotify_elt.type_timestamp() }}) as first_ended_at,
-        cast(last_ended_at as {{ spotify_elt.type_timestamp() }}) as last_ended_at
+        {{ spotify_elt.cast_to_contract('user_id') }},
+        {{ spotify_elt.cast_to_contract('batch_id') }},
+        {{ spotify_elt.cast_to_contract('record_format') }},
+        {{ spotify_elt.cast_to_contract('records') }},
+        {{ spotify_elt.cast_to_contract('identical_records') }},
+        {{ spotify_elt.cast_to_contract('plays') }},
+        {{ spotify_elt.cast_to_contract('records_without_content') }},
+        {{ spotify_elt.cast_to_contract('video_plays') }},
+        {{ spotify_elt.cast_to_contract('plays_of_zero_ms') }},
+        {{ spotify_elt.cast_to_contract('counted_streams') }},
+        {{ spotify_elt.cast_to_contract('first_ended_at') }},
+        {{ spotify_elt.cast_to_contract('last_ended_at') }}
     from counted
 
 )

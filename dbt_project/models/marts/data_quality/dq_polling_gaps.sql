@@ -56,17 +56,17 @@ recovered as (
 final as (
 
     select
-        cast(gaps.batch_id as {{ spotify_elt.type_text() }}) as batch_id,
-        cast(gaps.user_id as {{ spotify_elt.type_text() }}) as user_id,
-        cast(gaps.detected_at as {{ spotify_elt.type_timestamp() }}) as detected_at,
-        cast(gaps.gap_from as {{ spotify_elt.type_timestamp() }}) as gap_from,
-        cast(gaps.gap_to as {{ spotify_elt.type_timestamp() }}) as gap_to,
+        {{ spotify_elt.cast_to_contract('batch_id', 'gaps.batch_id') }},
+        {{ spotify_elt.cast_to_contract('user_id', 'gaps.user_id') }},
+        {{ spotify_elt.cast_to_contract('detected_at', 'gaps.detected_at') }},
+        {{ spotify_elt.cast_to_contract('gap_from', 'gaps.gap_from') }},
+        {{ spotify_elt.cast_to_contract('gap_to', 'gaps.gap_to') }},
         cast(
             case when fillers.filled_by_batch_id is null then 'open' else 'filled' end
             as {{ spotify_elt.type_text() }}
         ) as status,
-        cast(fillers.filled_by_batch_id as {{ spotify_elt.type_text() }}) as filled_by_batch_id,
-        cast(coalesce(recovered.plays_recovered, 0) as {{ spotify_elt.type_bigint() }}) as plays_recovered
+        {{ spotify_elt.cast_to_contract('filled_by_batch_id', 'fillers.filled_by_batch_id') }},
+        {{ spotify_elt.cast_to_contract('plays_recovered', 'coalesce(recovered.plays_recovered, 0)') }}
     from gaps
     left join fillers
         on gaps.batch_id = fillers.batch_id

@@ -2,7 +2,7 @@
     unknown artist stands in for a track with no credits, so that no play is lost. -#}
 with plays as (
 
-    select * from {{ ref('int_plays_dated') }}
+    select * from {{ ref('analytics_plays_dated') }}
     where content_type = 'track'
 
 ),
