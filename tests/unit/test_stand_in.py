@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import requests
 import spotipy
-
-# tests/ has no __init__.py, so pytest's default "prepend" import mode puts tests/ on sys.path
-# and mypy names the helper ``spotify_server``; importing it that way keeps both agreeing.
-from spotify_server import SpotifyStandIn, play_item
 from spotipy.cache_handler import MemoryCacheHandler
+
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import play_item
 
 SCOPE = "user-read-recently-played"
 REDIRECT_URI = "http://127.0.0.1:8888/callback"

@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import CliResult, settings_from
-
 from ingestion.demo import SAMPLE_DIR
 from ingestion.warehouse import Warehouse
+from tests.support.cli import CliResult, settings_from
 
 
 def sample_plays() -> dict[str, set[str]]:

@@ -19,19 +19,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import sqlglot
-from conftest import (
-    PostgresServer,
-    base_environment,
-    postgres_database,
-    run_cli,
-    settings_from,
-    sqlserver_database,
-)
 
 import ingestion.warehouse as warehouse_module
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
 from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
+from tests.support.cli import base_environment, run_cli, settings_from
+from tests.support.databases import PostgresServer, postgres_database, sqlserver_database
 
 SAMPLE_ZONES = ",".join(f"{user}={zone}" for user, zone in SAMPLE_TIMEZONES.items())
 

@@ -15,8 +15,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import REFRESH_TOKEN, CliResult, base_environment, settings_from
-from export_files import (
+
+from ingestion.spotify import TokenFile
+from ingestion.warehouse import Warehouse, streaming_history
+from tests.support.cli import (
+    REFRESH_TOKEN,
+    CliResult,
+    assert_one_line_error,
+    base_environment,
+    settings_from,
+)
+from tests.support.exports import (
     EXPORT_USERNAME,
     IP_ADDRESS,
     START,
@@ -26,35 +35,11 @@ from export_files import (
     write_json,
     write_zip,
 )
-from spotify_server import SpotifyStandIn
-from test_extract import assert_one_line_error
-
-from ingestion.spotify import TokenFile
-from ingestion.warehouse import Warehouse, load_batches, streaming_history
+from tests.support.raw_tables import batch_rows, history_rows
+from tests.support.stand_in import SpotifyStandIn
 
 USER = "listener-1"
 EXTENDED_DIR = "Spotify Extended Streaming History"
-
-
-def history_rows(env: dict[str, str]) -> list[tuple[Any, ...]]:
-    with Warehouse(settings_from(env)) as warehouse, warehouse.engine.connect() as connection:
-        if not sa.inspect(connection).has_table(streaming_history.name, schema="raw"):
-            return []
-        present = {column["name"] for column in sa.inspect(connection).get_columns(
-            streaming_history.name, schema="raw"
-        )}  # fmt: skip
-        names = ["user_id", "record_key", "record", "source_file", "repeats"]
-        # A warehouse of an earlier version has no `repeats`.
-        query = sa.select(*(streaming_history.c[name] for name in names if name in present))
-        return sorted(tuple(row) for row in connection.execute(query))
-
-
-def batch_rows(env: dict[str, str]) -> list[dict[str, Any]]:
-    with Warehouse(settings_from(env)) as warehouse, warehouse.engine.connect() as connection:
-        if not sa.inspect(connection).has_table(load_batches.name, schema="raw"):
-            return []
-    with Warehouse(settings_from(env)) as warehouse:
-        return warehouse.batches()
 
 
 def export_zip(tmp_path: Path, records: list[dict[str, Any]], name: str = "export.zip") -> Path:

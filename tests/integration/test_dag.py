@@ -27,17 +27,6 @@ from typing import Any
 import duckdb
 import psutil
 import pytest
-from conftest import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    LOOPBACK,
-    base_environment,
-    kill_all,
-    outliving,
-    process_tree,
-    tcp_listeners,
-)
-from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.config import DBT_PROJECT_DIR
 from ingestion.local_airflow import (
@@ -48,6 +37,10 @@ from ingestion.local_airflow import (
     airflow_environment,
 )
 from ingestion.spotify import SCOPE, TokenFile
+from tests.support.cli import CLIENT_ID, CLIENT_SECRET, base_environment
+from tests.support.processes import LOOPBACK, kill_all, outliving, process_tree, tcp_listeners
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import play_item
 
 VENV_BIN = Path(sys.executable).parent
 RECENTLY_PLAYED = "/v1/me/player/recently-played"

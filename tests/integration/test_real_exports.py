@@ -15,8 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import PostgresServer, postgres_database, run_cli, settings_from
-from export_eras import (
+
+from ingestion.warehouse import Batch, Warehouse, engine_url, new_batch_id, utc_now
+from ingestion.warehouse import Play as ApiPlay
+from tests.integration.test_dbt_project import query, snapshot, transform
+from tests.support.cli import run_cli, settings_from
+from tests.support.databases import PostgresServer, postgres_database
+from tests.support.export_eras import (
     PRIVATE_FIELDS,
     PRIVATE_VALUES,
     SHOWS,
@@ -31,11 +36,7 @@ from export_eras import (
     utc,
     write_export,
 )
-from spotify_server import play_item
-from test_dbt_project import query, snapshot, transform
-
-from ingestion.warehouse import Batch, Warehouse, engine_url, new_batch_id, utc_now
-from ingestion.warehouse import Play as ApiPlay
+from tests.support.web_api import play_item
 
 OLD = listening_history(utc(2021, 3, 1), 8, seed=1)
 MID = listening_history(utc(2023, 2, 1), 6, seed=2)

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from conftest import CLIENT_SECRET, CliResult, base_environment
-from spotify_server import SpotifyStandIn, play_item
+from tests.support.cli import CLIENT_SECRET, CliResult, base_environment
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import play_item
 
 REDIRECT_URI = "http://127.0.0.1:8888/callback"
 

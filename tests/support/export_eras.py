@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from export_files import write_zip
+from tests.support.exports import write_zip
 
 # Private values an export holds: none may reach the warehouse.
 LOGIN = "real-shape-login"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import settings_from
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, load_settings
 from ingestion.errors import ConfigError
+from tests.support.cli import settings_from
 
 PROFILES = DBT_PROJECT_DIR / "profiles.yml"
 EXAMPLE = PROJECT_ROOT / "profiles.yml.example"

@@ -8,68 +8,31 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import CLIENT_SECRET, REFRESH_TOKEN, CliResult, base_environment, settings_from
-from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.extract import extract
 from ingestion.spotify import TokenFile
-from ingestion.warehouse import Warehouse, recently_played
+from ingestion.warehouse import Warehouse
+from tests.support.cli import (
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    CliResult,
+    assert_one_line_error,
+    base_environment,
+    settings_from,
+)
+from tests.support.raw_tables import batches, expected_keys, landed
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import plays
 
 USER = "listener-1"
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 RECENTLY_PLAYED = "/v1/me/player/recently-played"
-
-
-def plays(count: int, start: datetime = START, minutes: int = 4) -> list[dict[str, Any]]:
-    """`count` back-to-back plays; some with whole seconds only, one local file."""
-    return [
-        play_item(
-            None if n % 17 == 16 else f"track{n:04d}",
-            start + timedelta(minutes=minutes * n, milliseconds=137 * n),
-            name=f"Song {n}",
-            is_local=n % 17 == 16,
-            with_millis=n % 5 != 0,
-        )
-        for n in range(count)
-    ]
-
-
-@pytest.fixture
-def user(stand_in: SpotifyStandIn) -> str:
-    stand_in.add_user(USER, "Listener One", REFRESH_TOKEN)
-    return USER
-
-
-def landed(env: dict[str, str]) -> list[tuple[str, datetime]]:
-    with Warehouse(settings_from(env)) as warehouse, warehouse.engine.connect() as connection:
-        query = sa.select(recently_played.c.user_id, recently_played.c.played_at)
-        return sorted((row.user_id, row.played_at) for row in connection.execute(query))
-
-
-def batches(env: dict[str, str]) -> list[dict[str, Any]]:
-    with Warehouse(settings_from(env)) as warehouse:
-        return warehouse.batches()
-
-
-def expected_keys(items: list[dict[str, Any]]) -> list[tuple[str, datetime]]:
-    return sorted(
-        (USER, datetime.fromisoformat(item["played_at"]).replace(tzinfo=None)) for item in items
-    )
-
-
-def assert_one_line_error(result: CliResult, *fragments: str) -> None:
-    assert result.returncode != 0, result.output
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def test_lands_every_play_once_across_runs(
@@ -139,37 +102,6 @@ def test_flags_a_gap_when_more_than_50_plays_happened_between_runs(
     assert re.search(r"listener-1\s.*\syes\s", result.stdout), result.stdout
 
 
-def test_no_gap_when_every_new_play_is_reported(
-    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
-) -> None:
-    history = plays(59)
-    stand_in.add_plays(user, history[:10])
-    settings = settings_from(env)
-    with Warehouse(settings) as warehouse:
-        extract(settings, warehouse)
-        stand_in.add_plays(user, history[10:])  # 49 new plays: all within Spotify's window
-        extract(settings, warehouse)
-    assert [row["gap_suspected"] for row in batches(env)] == [False, False]
-    assert landed(env) == expected_keys(history)
-
-
-def test_follows_next_links_when_the_api_reports_more_than_a_page(
-    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
-) -> None:
-    history = plays(120)
-    stand_in.window = 1000  # a Spotify that remembers more: pages must be followed
-    stand_in.add_plays(user, history[:5])
-    settings = settings_from(env)
-    with Warehouse(settings) as warehouse:
-        extract(settings, warehouse)
-        stand_in.add_plays(user, history[5:])
-        (result,) = extract(settings, warehouse)
-    assert result.batch is not None
-    assert result.batch.api_requests == 3  # 50 + 50 + 15
-    assert not result.batch.gap_suspected
-    assert landed(env) == expected_keys(history)
-
-
 def test_honours_retry_after_on_429(
     stand_in: SpotifyStandIn, user: str, cli: Callable[..., CliResult], env: dict[str, str]
 ) -> None:
@@ -182,19 +114,6 @@ def test_honours_retry_after_on_429(
     # Our own backoff would retry after 1-2 s: only Retry-After makes it wait 3.
     assert calls[1] - calls[0] >= 3, "the Retry-After of 3 s was not honoured"
     assert len(landed(env)) == 5
-
-
-def test_retry_after_is_the_wait_not_the_backoff(
-    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
-) -> None:
-    stand_in.fail_next(RECENTLY_PLAYED, 429, headers={"Retry-After": "7"})
-    stand_in.fail_next("/api/token", 429, headers={"Retry-After": "11"})
-    waits: list[float] = []
-    settings = settings_from(env)
-    with Warehouse(settings) as warehouse:
-        (result,) = extract(settings, warehouse, sleep=waits.append)
-    assert result.error is None
-    assert waits == [11.0, 7.0]
 
 
 def test_retry_after_beyond_the_ceiling_fails_with_when_to_retry(
@@ -220,37 +139,6 @@ def test_quota_exceeded_is_not_retried(
     )
     assert_one_line_error(cli("extract"), "quota exceeded", "retry after")
     assert stand_in.count(RECENTLY_PLAYED) == 1
-
-
-def test_retries_5xx_and_timeouts_with_backoff(
-    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
-) -> None:
-    stand_in.add_plays(user, plays(5))
-    stand_in.fail_next(RECENTLY_PLAYED, 503, count=3)
-    stand_in.delay_next("/v1/me", 1.5)
-    waits: list[float] = []
-    settings = settings_from(env, SPOTIFY_ELT_REQUEST_TIMEOUT=0.5)
-    with Warehouse(settings) as warehouse:
-        (result,) = extract(settings, warehouse, sleep=waits.append)
-    assert result.error is None
-    # Each request backs off on its own: the timeout on /me waits 1 s, the three 503s 1, 2 and
-    # 4 s, each plus up to 1 s of jitter.
-    assert len(waits) == 4, waits
-    for wait, base in zip(waits, (1, 1, 2, 4), strict=True):
-        assert base <= wait <= base + 1, waits
-    assert len(landed(env)) == 5
-
-
-def test_persistent_5xx_ends_in_one_line_after_bounded_retries(
-    stand_in: SpotifyStandIn, user: str, env: dict[str, str]
-) -> None:
-    stand_in.fail_next(RECENTLY_PLAYED, 502, count=100)
-    settings = settings_from(env, SPOTIFY_ELT_MAX_RETRIES=3)
-    with Warehouse(settings) as warehouse:
-        (result,) = extract(settings, warehouse, sleep=lambda _: None)
-    assert result.error is not None
-    assert "listener-1 (HTTP 502) after 4 attempts" in result.error
-    assert stand_in.count(RECENTLY_PLAYED) == 4
 
 
 def test_revoked_token_ends_in_one_line_naming_auth(

@@ -28,19 +28,6 @@ import psutil
 import pytest
 import sqlalchemy as sa
 import sqlglot
-from conftest import (
-    LOOPBACK,
-    PostgresServer,
-    base_environment,
-    duckdb_file_held,
-    kill_all,
-    outliving,
-    postgres_database,
-    process_tree,
-    run_cli,
-    settings_from,
-    tcp_listeners,
-)
 from PIL import Image, ImageChops
 from sqlalchemy.dialects import mssql
 from streamlit.testing.v1 import AppTest
@@ -51,6 +38,16 @@ from ingestion.dashboard.queries import QUERIES, Filters
 from ingestion.dashboard.ui import markdown_text
 from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Warehouse
+from tests.support.cli import base_environment, run_cli, settings_from
+from tests.support.databases import PostgresServer, postgres_database
+from tests.support.processes import (
+    LOOPBACK,
+    duckdb_file_held,
+    kill_all,
+    outliving,
+    process_tree,
+    tcp_listeners,
+)
 
 APP = Path(queries.__file__).with_name("app.py")
 CHROMIUM = Path("/usr/bin/chromium")

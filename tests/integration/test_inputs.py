@@ -23,10 +23,10 @@ from typing import IO, Any
 
 import psutil
 import pytest
-from conftest import CliResult, base_environment
-from export_files import IP_ADDRESS, START, extended_history, write_json
-from test_extract import assert_one_line_error
-from test_import import batch_rows, history_rows
+
+from tests.support.cli import CliResult, assert_one_line_error, base_environment
+from tests.support.exports import IP_ADDRESS, START, extended_history, write_json
+from tests.support.raw_tables import batch_rows, history_rows
 
 USER = "listener-1"
 SECONDS = 30

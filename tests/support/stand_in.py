@@ -14,30 +14,31 @@ What it models, deliberately:
   including the fact that the API only remembers a user's last ``window`` plays.
 * Injected failures (``fail_next``) and slow answers (``delay_next``) for retry/timeout tests.
 
-Play items are built by :func:`play_item` in the shape the Web API returned in 2026 for
-development-mode apps (no ``popularity``/``available_markets``).
+Play items are built by :func:`tests.support.web_api.play_item`, and the profile by
+:func:`tests.support.web_api.user_profile`, in the shape the Web API returned in 2026.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import html
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, quote_plus, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["RecordedRequest", "SpotifyStandIn", "play_item"]
+from tests.support.web_api import recently_played_page, user_profile
+
+__all__ = ["RecordedRequest", "SpotifyStandIn"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RECENTLY_PLAYED = "/v1/me/player/recently-played"
@@ -45,7 +46,6 @@ _RECENTLY_PLAYED_SCOPE = "user-read-recently-played"
 _MAX_LIMIT = 50
 _DEFAULT_LIMIT = 20
 _TOKEN_LIFETIME_S = 3600
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Messages as the real Web API words them, so assertions on error text stay meaningful.
 _WEB_API_MESSAGES: dict[int, str] = {
@@ -509,18 +509,7 @@ class SpotifyStandIn:
             return endpoint(request, raw_path, user)
 
     def _me(self, request: RecordedRequest, raw_path: str, user: _User) -> _Response:
-        return _json_response(
-            200,
-            {
-                "display_name": user.display_name,
-                "external_urls": {"spotify": f"https://open.spotify.com/user/{user.user_id}"},
-                "href": f"https://api.spotify.com/v1/users/{user.user_id}",
-                "id": user.user_id,
-                "images": [],
-                "type": "user",
-                "uri": f"spotify:user:{user.user_id}",
-            },
-        )
+        return _json_response(200, user_profile(user.user_id, user.display_name))
 
     def _recently_played(self, request: RecordedRequest, raw_path: str, user: _User) -> _Response:
         if _RECENTLY_PLAYED_SCOPE not in user.scope.split():
@@ -559,190 +548,7 @@ class SpotifyStandIn:
             cursors = {"after": str(page[0][0]), "before": str(page[-1][0])}
             if len(candidates) > limit:
                 next_url = f"{base}{_RECENTLY_PLAYED}?before={page[-1][0]}&limit={limit}"
+        items = [play[2] for play in page]
         return _json_response(
-            200,
-            {
-                "href": f"{base}{raw_path}",
-                "items": [play[2] for play in page],
-                "limit": limit,
-                "next": next_url,
-                "cursors": cursors,
-            },
+            200, recently_played_page(f"{base}{raw_path}", items, limit, next_url, cursors)
         )
-
-
-# --------------------------------------------------------------------- play items
-
-
-def _fake_id(seed: str) -> str:
-    # Stable 22-character base62 ids, so the same name always maps to the same entity.
-    number = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest(), "big")
-    chars: list[str] = []
-    for _ in range(22):
-        number, digit = divmod(number, 62)
-        chars.append(_BASE62[digit])
-    return "".join(chars)
-
-
-def _artist_object(artist_id: str | None, name: str) -> dict[str, Any]:
-    if artist_id is None:
-        return {
-            "external_urls": {},
-            "href": None,
-            "id": None,
-            "name": name,
-            "type": "artist",
-            "uri": None,
-        }
-    return {
-        "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"},
-        "href": f"https://api.spotify.com/v1/artists/{artist_id}",
-        "id": artist_id,
-        "name": name,
-        "type": "artist",
-        "uri": f"spotify:artist:{artist_id}",
-    }
-
-
-def _images(album_id: str) -> Iterator[dict[str, Any]]:
-    digest = hashlib.sha256(album_id.encode("utf-8")).hexdigest()[:24]
-    for prefix, size in (("b273", 640), ("1e02", 300), ("4851", 64)):
-        yield {
-            "height": size,
-            "url": f"https://i.scdn.co/image/ab67616d0000{prefix}{digest}",
-            "width": size,
-        }
-
-
-def _format_played_at(played_at: datetime, with_millis: bool) -> str:
-    moment = (
-        played_at.replace(tzinfo=UTC) if played_at.tzinfo is None else played_at.astimezone(UTC)
-    )
-    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if with_millis:
-        stamp += f".{moment.microsecond // 1000:03d}"
-    return stamp + "Z"
-
-
-def _context(context_uri: str | None) -> dict[str, Any] | None:
-    if context_uri is None:
-        return None
-    parts = context_uri.split(":")
-    kind = parts[1] if len(parts) > 2 else "playlist"
-    context_id = parts[-1]
-    return {
-        "type": kind,
-        "href": f"https://api.spotify.com/v1/{kind}s/{context_id}",
-        "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{context_id}"},
-        "uri": context_uri,
-    }
-
-
-def play_item(
-    track_id: str | None,
-    played_at: datetime,
-    *,
-    name: str = "Song",
-    artists: list[tuple[str | None, str]] | None = None,
-    album: tuple[str | None, str] | None = None,
-    duration_ms: int = 200_000,
-    is_local: bool = False,
-    context_uri: str | None = None,
-    with_millis: bool = True,
-) -> dict[str, Any]:
-    """Build one recently-played item exactly as the Web API returns it.
-
-    Naive ``played_at`` values are taken as UTC. Artist and album ids default to stable
-    fake base62 ids derived from their names; local files always carry null ids.
-    """
-    if track_id is None and not is_local:
-        raise ValueError("track_id is required unless is_local=True")
-    if artists is None:
-        artists = [(_fake_id("artist:Artist"), "Artist")]
-    if album is None:
-        album = (_fake_id(f"album:Album:{artists[0][1] if artists else ''}"), "Album")
-    album_id, album_name = album
-    artist_objects = [
-        _artist_object(None if is_local else artist_id, artist_name)
-        for artist_id, artist_name in artists
-    ]
-    album_object: dict[str, Any]
-    if is_local:
-        # Local files have no catalogue entry: Spotify fills the album in from file tags only.
-        album_object = {
-            "album_type": None,
-            "artists": [],
-            "external_urls": {},
-            "href": None,
-            "id": None,
-            "images": [],
-            "name": album_name,
-            "release_date": None,
-            "release_date_precision": None,
-            "total_tracks": 0,
-            "type": "album",
-            "uri": None,
-        }
-        title_parts = [
-            artists[0][1] if artists else "",
-            album_name,
-            name,
-            str(duration_ms // 1000),
-        ]
-        track: dict[str, Any] = {
-            "album": album_object,
-            "artists": artist_objects,
-            "disc_number": 0,
-            "duration_ms": duration_ms,
-            "explicit": False,
-            "external_ids": {},
-            "external_urls": {},
-            "href": None,
-            "id": None,
-            "is_local": True,
-            "name": name,
-            "preview_url": None,
-            "track_number": 0,
-            "type": "track",
-            "uri": "spotify:local:" + ":".join(quote_plus(part) for part in title_parts),
-        }
-    else:
-        assert track_id is not None
-        resolved_album_id = album_id or _fake_id(f"album:{album_name}")
-        album_object = {
-            "album_type": "album",
-            "artists": artist_objects,
-            "external_urls": {"spotify": f"https://open.spotify.com/album/{resolved_album_id}"},
-            "href": f"https://api.spotify.com/v1/albums/{resolved_album_id}",
-            "id": resolved_album_id,
-            "images": list(_images(resolved_album_id)),
-            "name": album_name,
-            "release_date": "2024-03-15",
-            "release_date_precision": "day",
-            "total_tracks": 12,
-            "type": "album",
-            "uri": f"spotify:album:{resolved_album_id}",
-        }
-        isrc_digits = int(hashlib.sha256(track_id.encode("utf-8")).hexdigest(), 16) % 10**7
-        track = {
-            "album": album_object,
-            "artists": artist_objects,
-            "disc_number": 1,
-            "duration_ms": duration_ms,
-            "explicit": False,
-            "external_ids": {"isrc": f"USRC1{isrc_digits:07d}"},
-            "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"},
-            "href": f"https://api.spotify.com/v1/tracks/{track_id}",
-            "id": track_id,
-            "is_local": False,
-            "name": name,
-            "preview_url": None,
-            "track_number": 1,
-            "type": "track",
-            "uri": f"spotify:track:{track_id}",
-        }
-    return {
-        "track": track,
-        "played_at": _format_played_at(played_at, with_millis),
-        "context": _context(context_uri),
-    }

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import REFRESH_TOKEN, CliResult, settings_from
-from export_files import extended_history, write_json
-from spotify_server import SpotifyStandIn
-from test_extract import assert_one_line_error, landed, plays
-from test_import import batch_rows, history_rows
 
 from ingestion.warehouse import Warehouse
+from tests.support.cli import REFRESH_TOKEN, CliResult, assert_one_line_error, settings_from
+from tests.support.exports import extended_history, write_json
+from tests.support.raw_tables import batch_rows, history_rows, landed
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import plays
 
 USER = "listener-1"
 FILE = "Streaming_History_Audio_2024.json"

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliResult, settings_from
-from export_files import START, extended_history, write_json
-from spotify_server import play_item
-from test_extract import assert_one_line_error
-from test_real_exports import marts
 
 from ingestion.warehouse import Batch, Play, Warehouse, new_batch_id, utc_now
+from tests.integration.test_real_exports import marts
+from tests.support.cli import CliResult, assert_one_line_error, settings_from
+from tests.support.databases import postgres_database
+from tests.support.exports import START, extended_history, write_json
+from tests.support.web_api import play_item
 
 USER = "listener-1"
 
@@ -36,8 +36,6 @@ def two_warehouses(
 
 @pytest.fixture
 def postgres_env_2(postgres_server: Any) -> Any:
-    from conftest import postgres_database
-
     with postgres_database(postgres_server) as variables:
         yield variables
 

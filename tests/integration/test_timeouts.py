@@ -22,20 +22,17 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
-from conftest import (
-    PostgresServer,
-    base_environment,
-    duckdb_file_held,
-    run_cli,
-    settings_from,
-)
-from spotify_server import SpotifyStandIn, play_item
 from streamlit.testing.v1 import AppTest
 
 from ingestion.config import load_settings
 from ingestion.dashboard import queries
 from ingestion.errors import ConfigError
 from ingestion.warehouse import Warehouse, recently_played
+from tests.support.cli import REFRESH_TOKEN, base_environment, run_cli, settings_from
+from tests.support.databases import PostgresServer
+from tests.support.processes import duckdb_file_held
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import play_item
 
 USER = "listener-1"
 TIMEOUT = 3  # seconds, SPOTIFY_ELT_CONNECT_TIMEOUT and SPOTIFY_ELT_LOCK_TIMEOUT in these tests
@@ -330,8 +327,6 @@ def paused_extract(environment: dict[str, str], cwd: Path) -> Iterator[subproces
 def test_extract_behind_another_extract_of_the_user_is_one_line_within_the_lock_timeout(
     stand_in: SpotifyStandIn, env: dict[str, str], postgres_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from conftest import REFRESH_TOKEN
-
     stand_in.add_user(USER, "Listener One", REFRESH_TOKEN)
     stand_in.add_plays(USER, plays(12))
     on_postgres = {**env, **postgres_env, "SPOTIFY_ELT_LOCK_TIMEOUT": str(TIMEOUT)}
@@ -360,8 +355,6 @@ def test_extract_behind_a_table_lock_is_one_line_within_the_lock_timeout(
     postgres_server: PostgresServer, stand_in: SpotifyStandIn, env: dict[str, str],
     postgres_env: dict[str, str], tmp_path: Path,
 ) -> None:  # fmt: skip
-    from conftest import REFRESH_TOKEN
-
     stand_in.add_user(USER, "Listener One", REFRESH_TOKEN)
     stand_in.add_plays(USER, plays(3))
     on_postgres = {**env, **postgres_env, "SPOTIFY_ELT_LOCK_TIMEOUT": str(TIMEOUT)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import CliResult, settings_from
 
 from ingestion.warehouse import engine_url
+from tests.support.cli import CliResult, settings_from
 
 
 def test_help_lists_every_command(cli: Callable[..., CliResult]) -> None:
