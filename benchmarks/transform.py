@@ -25,8 +25,8 @@ the temporary directory (``DBT_TARGET_PATH``, ``DBT_LOG_PATH``), never into ``db
 
 Run from the repository root (a million plays takes a few minutes on two cores):
 
-    .venv/bin/python scripts/benchmark_transform.py
-    .venv/bin/python scripts/benchmark_transform.py --sizes 10k,100k --keep
+    .venv/bin/python -m benchmarks.transform
+    .venv/bin/python -m benchmarks.transform --sizes 10k,100k --keep
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from benchmarking import machine_description, parse_size, problems_section
 
+from benchmarks.common import machine_description, parse_size, problems_section, progress
 from ingestion.config import Settings
 from ingestion.warehouse import Warehouse, utc_now
 
@@ -809,10 +809,6 @@ def benchmark(plays: int, keep: bool) -> SizeResult:
 
 
 # ---- the report ---------------------------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def format_size(plays: int) -> str:

@@ -43,8 +43,8 @@ unless ``--keep`` is given (or something failed).
 
 Run from the repository root (a million records take a few minutes on two cores):
 
-    .venv/bin/python scripts/benchmark_import.py
-    .venv/bin/python scripts/benchmark_import.py --records 100k --repeat 1 --keep
+    .venv/bin/python -m benchmarks.import_
+    .venv/bin/python -m benchmarks.import_ --records 100k --repeat 1 --keep
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from benchmarking import machine_description, parse_size
+from benchmarks.common import machine_description, parse_size, positive, progress
 
 PACKAGES = ("duckdb", "pandas", "sqlalchemy", "duckdb-engine")
 
@@ -481,7 +481,7 @@ def child_result(run: ChildRun) -> dict[str, Any]:
 
 
 def this_script(*arguments: str) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), CHILD_FLAG, *arguments]
+    return [sys.executable, "-m", "benchmarks.import_", CHILD_FLAG, *arguments]
 
 
 def import_command(folder: Path) -> list[str]:
@@ -683,17 +683,6 @@ def benchmark(arguments: argparse.Namespace, directory: Path) -> Results:
 
 
 # ---- the report ------------------------------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
-    return value
 
 
 def median(values: Sequence[float]) -> float:

@@ -52,8 +52,8 @@ ignores both), exactly as a user's run does.
 Run from the repository root (about ten minutes on two cores; a run that has not finished
 after ``--run-timeout`` seconds counts as failed):
 
-    .venv/bin/python scripts/benchmark_dag.py
-    .venv/bin/python scripts/benchmark_dag.py --variants ours,ours-local --parse-repeats 3 --keep
+    .venv/bin/python -m benchmarks.dag
+    .venv/bin/python -m benchmarks.dag --variants ours,ours-local --parse-repeats 3 --keep
 """
 
 from __future__ import annotations
@@ -77,12 +77,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from benchmarking import machine_description, problems_section
 
-# tests/ has no __init__.py: its helpers are top-level modules (as pytest and mypy name them).
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
-from spotify_server import SpotifyStandIn, play_item  # type: ignore[import-not-found, unused-ignore]
-
+from benchmarks.common import machine_description, positive, problems_section, progress
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.local_airflow import (
@@ -95,6 +91,8 @@ from ingestion.local_airflow import (
 )
 from ingestion.spotify import SCOPE, TokenFile
 from ingestion.warehouse import Warehouse
+from tests.support.stand_in import SpotifyStandIn
+from tests.support.web_api import play_item
 
 VARIANTS = ("ours", "ours-local", "cosmos-defaults")
 VENV_BIN = Path(sys.executable).parent
@@ -305,10 +303,6 @@ def write_dags_folder(variant: str, folder: Path) -> str:
 
 
 # ---- the demo warehouse, the tokens and the stand-in ----------------------------------------
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def demo_settings(database: Path, token_dir: Path) -> Settings:
@@ -762,16 +756,6 @@ def parse_variants(text: str) -> list[str]:
             f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}"
         )
     return list(dict.fromkeys(names))
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
-    return value
 
 
 def prepare(directory: Path, stand_in: SpotifyStandIn) -> Fixture:

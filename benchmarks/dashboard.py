@@ -15,8 +15,8 @@
    alternative's median and the ratio), the machine, and a "Problems" section when a query is
    over the 1 s budget or an answer differs.
 
-    .venv/bin/python scripts/benchmark_dashboard.py
-    .venv/bin/python scripts/benchmark_dashboard.py --plays 100k --repeat 3 --keep
+    .venv/bin/python -m benchmarks.dashboard
+    .venv/bin/python -m benchmarks.dashboard --plays 100k --repeat 3 --keep
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -35,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from benchmark_transform import USERS, generate_history, run_transform
-from benchmarking import machine_description, parse_size, problems_section
 from sqlalchemy.engine import Connection
 
+from benchmarks.common import machine_description, parse_size, problems_section, progress
+from benchmarks.transform import USERS, generate_history, run_transform
 from ingestion.config import Settings
 from ingestion.dashboard.connection import create_engine
 from ingestion.dashboard.queries import QUERIES, Filters, Query, date_key, users
@@ -165,10 +164,6 @@ def fetch_rows(
     statement: sa.TextClause, parameters: dict[str, Any], connection: Connection
 ) -> list[Any]:
     return list(connection.execute(statement, parameters))
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

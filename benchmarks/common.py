@@ -1,11 +1,12 @@
-"""What the benchmark scripts share: sizes written like 1m or 100k, the machine they ran on, and
-how a report lists what went wrong."""
+"""What the benchmarks share: sizes written like 1m or 100k, progress on stderr, the machine they
+ran on, and how a report lists what went wrong."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +28,22 @@ def parse_size(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
     return value
+
+
+def positive(text: str) -> int:
+    """A whole number of at least 1 (repeats, runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
+def progress(message: str) -> None:
+    """What a benchmark is doing, on stderr: the report alone goes to stdout."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def machine_description(packages: Sequence[str]) -> str:
