@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine_description, parse_size, positive, progress
+from tests.support import exports
 
 PACKAGES = ("duckdb", "pandas", "sqlalchemy", "duckdb-engine")
 
@@ -92,7 +93,6 @@ HISTORY_START = datetime(2016, 1, 1, 7, 0, tzinfo=UTC)
 SLOT_SECONDS = 240
 
 CHILD_FLAG = "--child"
-TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 BASE62 = string.digits + string.ascii_letters
 
 # ---- the synthetic export ---------------------------------------------------------------
@@ -225,60 +225,43 @@ def make_record(rng: random.Random, catalogue: Catalogue, number: int) -> dict[s
     """Record `number` (0-based over the whole export), in Spotify's field order."""
     ended = HISTORY_START + timedelta(seconds=number * SLOT_SECONDS + rng.randrange(SLOT_SECONDS))
     ms_played = rng.randrange(400_001) if rng.random() < 0.8 else rng.randrange(30_000)
-    content: dict[str, Any] = dict.fromkeys(
-        (
-            "master_metadata_track_name",
-            "master_metadata_album_artist_name",
-            "master_metadata_album_album_name",
-            "spotify_track_uri",
-            "episode_name",
-            "episode_show_name",
-            "spotify_episode_uri",
-            "audiobook_title",
-            "audiobook_uri",
-            "audiobook_chapter_uri",
-            "audiobook_chapter_title",
-        )
-    )
+    content = exports.no_content()
     kind = rng.random()
     if kind < 0.9:  # a track; a few are far more played than the rest
         track = catalogue.tracks[int(len(catalogue.tracks) * rng.random() ** 2.5)]
-        content["master_metadata_track_name"] = track[0]
-        content["master_metadata_album_artist_name"] = track[1]
-        content["master_metadata_album_album_name"] = track[2]
-        content["spotify_track_uri"] = track[3]
+        content = exports.track_content(*track)
     elif kind < 0.97:
         episode = catalogue.episodes[rng.randrange(len(catalogue.episodes))]
-        content["episode_name"] = episode[0]
-        content["episode_show_name"] = episode[1]
-        content["spotify_episode_uri"] = episode[2]
+        content = exports.episode_content(*episode)
     elif kind < 0.998:
         chapter = catalogue.chapters[rng.randrange(len(catalogue.chapters))]
-        content["audiobook_title"] = chapter[0]
-        content["audiobook_uri"] = chapter[1]
-        content["audiobook_chapter_uri"] = chapter[2]
-        content["audiobook_chapter_title"] = chapter[3]
+        content = exports.audiobook_content(*chapter)
     # else: a play Spotify knows nothing about (every content field null), as in real exports
     ip_address = catalogue.ip_addresses[int(len(catalogue.ip_addresses) * rng.random() ** 3)]
     skipped = rng.random()
-    return {
-        "ts": ended.strftime(TS_FORMAT),
-        "username": catalogue.username,
-        "platform": rng.choices(catalogue.platforms, catalogue.platform_weights)[0],
-        "ms_played": ms_played,
-        "conn_country": pick(rng, COUNTRIES),
-        "ip_addr": ip_address,
-        "ip_addr_decrypted": ip_address,
-        "user_agent_decrypted": catalogue.user_agents[rng.randrange(len(catalogue.user_agents))],
-        **content,
-        "reason_start": pick(rng, REASONS_START),
-        "reason_end": pick(rng, REASONS_END),
-        "shuffle": rng.random() < 0.4,
-        "skipped": None if skipped < 0.05 else skipped < 0.2,
-        "offline": rng.random() < 0.05,
-        "offline_timestamp": int(ended.timestamp()) - ms_played // 1000,
-        "incognito_mode": rng.random() < 0.01,
-    }
+    # The keywords are drawn in this order: the same seed gives the same export.
+    return exports.extended_fields(
+        exports.extended_ts(ended),
+        username=catalogue.username,
+        platform=rng.choices(catalogue.platforms, catalogue.platform_weights)[0],
+        ms_played=ms_played,
+        conn_country=pick(rng, COUNTRIES),
+        addresses={
+            "ip_addr": ip_address,
+            "ip_addr_decrypted": ip_address,
+            "user_agent_decrypted": catalogue.user_agents[
+                rng.randrange(len(catalogue.user_agents))
+            ],
+        },
+        content=content,
+        reason_start=pick(rng, REASONS_START),
+        reason_end=pick(rng, REASONS_END),
+        shuffle=rng.random() < 0.4,
+        skipped=None if skipped < 0.05 else skipped < 0.2,
+        offline=rng.random() < 0.05,
+        offline_timestamp=int(ended.timestamp()) - ms_played // 1000,
+        incognito_mode=rng.random() < 0.01,
+    )
 
 
 @dataclass(frozen=True)
@@ -305,8 +288,7 @@ def write_export_file(task: FileTask) -> GeneratedFile:
     first_year, last_year = records[0]["ts"][:4], records[-1]["ts"][:4]
     years = first_year if first_year == last_year else f"{first_year}-{last_year}"
     path = task.folder / f"Streaming_History_Audio_{years}_{task.number}.json"
-    text = json.dumps(records, indent=2, ensure_ascii=False)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(exports.export_json(records), encoding="utf-8")
     return GeneratedFile(path, len(records), path.stat().st_size)
 
 
