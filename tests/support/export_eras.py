@@ -37,7 +37,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.support.exports import write_zip
+from tests.support.exports import (
+    end_time,
+    extended_ts,
+    music_record,
+    podcast_record,
+    write_zip,
+)
 
 # Private values an export holds: none may reach the warehouse.
 LOGIN = "real-shape-login"
@@ -271,7 +277,7 @@ def extended_record(play: Play, era: str) -> dict[str, Any]:
         (SHOWS[play.item] if play.item >= 0 else UNKNOWN_SHOW) if play.kind == "episode" else None
     )
     chapter = CHAPTERS[play.item] if play.kind == "audiobook" else None
-    record: dict[str, Any] = {"ts": play.ended.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    record: dict[str, Any] = {"ts": extended_ts(play.ended)}
     if era != "current":
         record["username"] = LOGIN
     record |= {"platform": _platform(play), "ms_played": play.ms_played, "conn_country": "PT"}
@@ -374,31 +380,16 @@ def account_files(plays: Sequence[Play], *, old: bool) -> dict[str, str]:
     for play in plays:
         if play.video or play.kind == "none" or (old and play.kind == "audiobook"):
             continue
-        end = play.ended.strftime("%Y-%m-%d %H:%M")
+        end = end_time(play.ended)
         if play.kind == "track":
             artist, title = TRACKS[play.item][1], TRACKS[play.item][0]
-            music += [{"endTime": end, "artistName": artist, "trackName": title,
-                       "msPlayed": play.ms_played}] * play.copies  # fmt: skip
+            music += [music_record(end, artist, title, play.ms_played)] * play.copies
         elif play.kind == "episode":
             show, episode = SHOWS[play.item] if play.item >= 0 else UNKNOWN_SHOW
             if old:  # no podcast fields: the show is the artist, the episode the title
-                music.append(
-                    {
-                        "endTime": end,
-                        "artistName": show,
-                        "trackName": episode,
-                        "msPlayed": play.ms_played,
-                    }
-                )
+                music.append(music_record(end, show, episode, play.ms_played))
             else:
-                podcasts.append(
-                    {
-                        "endTime": end,
-                        "podcastName": show,
-                        "episodeName": episode,
-                        "msPlayed": play.ms_played,
-                    }
-                )
+                podcasts.append(podcast_record(end, show, episode, play.ms_played))
         else:
             books.append(
                 {
