@@ -24,7 +24,7 @@ The script then:
    the manifest and dbt's partial-parse file are in step with the models;
 2. loads the bundled demo data (`load_sample_data`, `load_sample_exports`) into a template
    DuckDB file with the project's own code, without dbt: raw tables only, empty marts;
-3. starts the Spotify stand-in (`tests/spotify_server.py`) in this process with the three demo
+3. starts the Spotify stand-in (`tests/support/stand_in.py`) in this process with the three demo
    users, authorised by token files in a temporary SPOTIFY_ELT_TOKEN_DIR, and 5 new plays each;
 4. for each variant: a fresh AIRFLOW_HOME (`airflow db migrate`, not timed); the parse time of
    the DAG file in ``--parse-repeats`` fresh processes, as the DAG processor parses it (Airflow
@@ -148,7 +148,7 @@ print(%r + json.dumps({
 # cosmos_args() supplies the profile and the callback, so they stay ours whatever they become.
 COSMOS_DEFAULTS = """
 
-# ---- Appended by scripts/benchmark_dag.py (variant cosmos-defaults) ----------------------------
+# ---- Appended by benchmarks/dag.py (variant cosmos-defaults) -----------------------------------
 # Cosmos's defaults where they are about speed: no manifest (automatic load mode: `dbt ls` while
 # the DAG is parsed) and dbt in a subprocess. Ours where they are about correctness.
 from cosmos import ExecutionConfig as _ExecutionConfig

@@ -1,6 +1,6 @@
 """Benchmark every dashboard query on DuckDB over a million plays (not a test).
 
-1. Generates the transform benchmark's synthetic history (``benchmark_transform.py``: three
+1. Generates the transform benchmark's synthetic history (``benchmarks/transform.py``: three
    listeners, a million plays over years by default) in a fresh DuckDB file and builds the marts
    with ``spotify-elt transform``, as a user would.
 2. Times every query in ``ingestion.dashboard.queries.QUERIES`` for the listener with the most

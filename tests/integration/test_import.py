@@ -543,8 +543,8 @@ def test_a_warehouse_of_an_earlier_version_is_brought_up_to_date(
     assert len(rows) == len(records) - 1
     assert not any(location & json.loads(row[2]).keys() for row in rows)
     assert {row[4] for row in rows} == {0}  # `repeats`, given to the rows already there
-    # The record with a NUL is refused now (tests/test_record_rules.py): skipped, it stays as
-    # the earlier version stored it (`import --undo` of that import removes it).
+    # The record with a NUL is refused now (tests/integration/test_record_rules.py): skipped, it
+    # stays as the earlier version stored it (`import --undo` of that import removes it).
     result = cli("import", "--user", USER, "--skip-invalid", str(export), extra_env=target_env)
     assert result.returncode == 0, result.output
     assert "Imported 1 new play for" in result.stdout

@@ -1,7 +1,7 @@
-"""Privacy exports shaped as Spotify really writes them (tests/export_eras.py), every era, imported
-and transformed on DuckDB and PostgreSQL: every distinct record lands once, whatever the order
-and mix of exports; every play is one fact with its end time, duration, content type and video
-flag; the data tests hold; nothing private is stored."""
+"""Privacy exports shaped as Spotify really writes them (tests/support/export_eras.py), every era,
+imported and transformed on DuckDB and PostgreSQL: every distinct record lands once, whatever
+the order and mix of exports; every play is one fact with its end time, duration, content type
+and video flag; the data tests hold; nothing private is stored."""
 
 from __future__ import annotations
 

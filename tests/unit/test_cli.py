@@ -18,7 +18,7 @@ def test_help_lists_every_command(cli: Callable[..., CliResult]) -> None:
 
 
 def test_dashboard_is_a_command_with_a_port(cli: Callable[..., CliResult]) -> None:
-    # It runs until Ctrl-C: tests/test_dashboard.py serves it and stops it.
+    # It runs until Ctrl-C: tests/integration/test_dashboard.py serves it and stops it.
     result = cli("dashboard", "--help")
     assert result.returncode == 0, result.output
     assert "--port" in result.stdout and "127.0.0.1" in result.stdout
