@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from tests.support.stand_in import SpotifyStandIn
 from tests.support.web_api import plays
 
 USER = "listener-1"
-START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 RECENTLY_PLAYED = "/v1/me/player/recently-played"
 
 
