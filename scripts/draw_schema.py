@@ -4,7 +4,8 @@ Tables are the core marts (`fct_*`, `dim_*`, `bridge_*` directly in models/marts
 analytics or data-quality marts beside them), columns and primary keys come from their contracts,
 and every edge is a `relationships` test, so the picture cannot show a key the tests do not
 check. Writes docs/images/star_schema.dot and renders it to .svg and .png with Graphviz's `dot`
-(`apt-get install graphviz`); tests/test_dbt_project.py fails when the .dot file is stale.
+(`apt-get install graphviz`); tests/integration/test_dbt_project.py fails when the .dot file is
+stale.
 
     .venv/bin/python scripts/draw_schema.py [--manifest path/to/manifest.json]
 """

@@ -2,18 +2,20 @@
 
 The demo loads several weeks of listening history for three made-up users through the very
 same code path that loads real Spotify Web API responses, without any network access. This
-script produces that input: one ``ingestion/sample_data/<user_id>.json.gz`` per user, holding
+script produces that input: one ``<user_id>.json.gz`` per user in ``OUT_DIR``, holding
 
     {"profile": <GET /v1/me>, "responses": [<GET /v1/me/player/recently-played>, ...]}
 
 where ``responses`` are what a poller calling ``recently-played?after=<watermark>&limit=50``
 every 2-4 hours would have received between 2026-10-05 and 2026-11-08 (UTC). The catalogue
 (artists, albums, tracks) is invented and deliberately full of edge cases that the dbt
-models must survive; see ``ingestion/sample_data/README.md`` for the list.
+models must survive; see the README.md in ``OUT_DIR`` for the list.
 
-Everything is derived from ``SEED`` with ``random.Random`` and written as compact JSON in
-gzip with ``mtime=0``, so a rerun is byte-identical. Standard library only, no network.
-After changing this script, regenerate the files from the repository root with
+The catalogue's artists and the listeners are data, in ``scripts/sample_personas.toml``; the JSON
+is built by ``tests.support`` (``web_api`` and ``exports``), which the tests and the stand-in
+share. Everything else is derived from ``SEED`` with ``random.Random`` and written as compact
+JSON in gzip with ``mtime=0``, so a rerun is byte-identical. No network. After changing this
+script or the personas, regenerate the files from the repository root with
 
     .venv/bin/python scripts/generate_sample_data.py
 """
@@ -24,6 +26,7 @@ import gzip
 import itertools
 import json
 import random
+import tomllib
 import zipfile
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -31,14 +34,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-# The catalogue is multilingual on purpose: Cyrillic letters that look Latin are intended.
-# ruff: noqa: RUF001
+from tests.support import exports
+from tests.support.web_api import (
+    BASE62,
+    RECENTLY_PLAYED,
+    album_images,
+    album_object,
+    artist_object,
+    collection_context,
+    context_object,
+    format_played_at,
+    local_album_object,
+    local_track_object,
+    local_uri,
+    play_object,
+    random_id,
+    recently_played_page,
+    track_object,
+    user_profile,
+)
 
-SEED = 20261005
+# Where the generated files go: the demo loads them from there.
 OUT_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "sample_data"
+PERSONAS = tomllib.loads(
+    Path(__file__).with_name("sample_personas.toml").read_text(encoding="utf-8")
+)
+SEED = 20261005
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PERIOD_START = datetime(2026, 10, 5, tzinfo=UTC)
@@ -46,20 +69,11 @@ PERIOD_END = datetime(2026, 11, 9, tzinfo=UTC)  # exclusive: the last day is 202
 EU_DST_END = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 03:00 CEST -> 02:00 CET
 US_DST_END = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)  # 02:00 EDT -> 01:00 EST
 
-API = "https://api.spotify.com/v1"
-OPEN = "https://open.spotify.com"
-RECENTLY_PLAYED = f"{API}/me/player/recently-played"
 PAGE_LIMIT = 50  # the API only ever returns the latest 50 plays
 SPLIT_ABOVE = 46  # the simulated poller never lets more than this pile up, except once
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MINUTE_MS = 60_000
 
 Json = dict[str, Any]
-
-
-def spotify_id(rng: random.Random) -> str:
-    """A 22-character base62 id like the ones Spotify uses."""
-    return "".join(rng.choices(BASE62, k=22))
 
 
 def ms_of(dt: datetime) -> int:
@@ -68,8 +82,7 @@ def ms_of(dt: datetime) -> int:
 
 def iso_ms(ms: int) -> str:
     """``played_at`` as the API writes it: milliseconds, left out when they are zero."""
-    stamp = (EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}Z" if ms % 1000 == 0 else f"{stamp}.{ms % 1000:03d}Z"
+    return format_played_at(EPOCH + timedelta(milliseconds=ms), with_millis=ms % 1000 != 0)
 
 
 def weighted_sample(
@@ -86,145 +99,29 @@ def weighted_sample(
 # Catalogue
 # --------------------------------------------------------------------------------------------
 
-# 400 characters exactly (asserted below).
-LONG_TITLE = (
-    "Suite for the Night Bus, the Last Bakery Still Open, the Neighbour Who Practises "
-    "Trombone at Two in the Morning, the Cat That Refuses to Come Inside, the Rain That "
-    "Waits Until You Leave the House, and Everyone Else Who Kept Us Awake While We Wrote "
-    "This: Movements I-XII (Including the Interlude We Recorded in the Stairwell Because "
-    "the Studio Was Double-Booked) - Final Cut, Remastered by the Drummer"
-)
-
+LONG_TITLE: str = PERSONAS["long_title"]  # 400 characters exactly (asserted below)
 # (name, scene, titles that must exist on this artist's own releases)
 ARTIST_SPECS: list[tuple[str, str, list[str]]] = [
-    ("Luna Calavera", "es", []),
-    ("Los Tejados Azules", "es", []),
-    ("Marisol Ybarra", "es", []),
-    ("Niño del Faro", "es", []),
-    ("Cándida Olmedo", "es", []),
-    ("Trópico Fantasma", "es", []),
-    ("La Piñata Eléctrica", "es", ["¿Dónde estás?", "¡Ay, qué calor!"]),
-    ("Begoña Urquiza", "es", []),
-    ("Sr. Ñandú", "es", []),
-    ("Quique Arrieta Trío", "es", ["Intro"]),
-    ("Çédric et les Fantômes", "eu", ["L'amour à l'envers", "Ça ira mieux demain"]),
-    ("Zoë Ångström", "eu", []),
-    ("Mãe d'Água", "eu", ["Saudade de Março"]),
-    ("Søren Kvist", "eu", []),
-    ("Hrafnhildur Ósk", "eu", ["Þögnin", "Kaffið er kalt"]),
-    # "Café Noir" spelled with a combining acute accent (NFD), as some uploads are.
-    ("Émilie Vautrin", "eu", ["Cafe\u0301 Noir"]),
-    ("Inês Brandão", "eu", []),
-    ("月影ノ森", "jp", []),
-    ("夜明けサーカス", "jp", []),
-    ("ひかりのバス停", "jp", []),
-    ("Kōsuke Arata", "jp", []),
-    ("ネオン鯨", "jp", []),
-    ("RINKA☆ROCKET", "jp", ["ハイパー☆ドライブ", "Love♡Signal"]),
-    ("青い自転車", "jp", []),
-    ("Mizuha & The Paper Lanterns", "jp", []),
-    ("별빛 정류장", "kr", []),
-    ("하늘소년", "kr", []),
-    ("NOVA:LINE", "kr", []),
-    ("이서윤", "kr", []),
-    ("밤의 편의점", "kr", []),
-    ("GLASS BLOOM (글래스블룸)", "kr", ["NEON RUSH", "Hi-Five!"]),
-    ("نجوم الصحراء", "ar", []),
-    ("ليلى والقمر", "ar", []),
-    ("Rami Haddadin", "ar", []),
-    ("Северный Ветер", "ru", []),
-    ("Тёплые Окна", "ru", []),
-    ("Маша и Трамваи", "ru", []),
-    ("Полярная Лиса", "ru", []),
-    ("The Marmalade Syndicate", "en", []),
-    ("Hollowpine Assembly", "en", []),
-    ("Juniper Vance", "en", []),
-    ("Neon Haddock", "en", []),
-    ("Static Orchard", "en", ["100% _Pure_ Static", "Bobby'); DROP TABLE tracks;--"]),
-    ("Delia Okonkwo-Reyes", "en", []),
-    ("Pixel Peach 🍑", "en", ["Peach Fuzz 🍑", "🔥🔥🔥"]),
-    ("🌙 Night Laundromat", "en", ["Heart on Fire ❤️\u200d🔥", "👩🏽\u200d🚀 Space Girl"]),
-    ("Don't Panic Orchestra", "en", ["Don't Stop 'Til Tuesday", "Rock 'n' Roll Isn't Dead"]),
-    ('The "Real" Henrys', "en", ['She Said "Maybe"', 'Ain\'t It "Funny"']),
-    ("DJ C:\\Temp", "en", ["C:\\Users\\Me\\Feelings", "Shrug ¯\\_(ツ)_/¯", "\\n Is Not a Newline"]),
-    ("Marlowe & Finch", "en", []),
-    ("Cassidy Thorne", "en", []),
-    ("Lo-Fi Lighthouse", "en", []),
-    ("Grim Tuesday", "en", []),
-    ("Brass Kettle Collective", "en", [LONG_TITLE]),
-    ("Odessa Vale", "en", []),
-    ("Tommy O'Rourke & the Late Trains", "en", ["O'Connell Street at 3 A.M."]),
-    ("MC Paperclip", "en", []),
-    ("Saffron Circuit", "en", []),
-    ("Kid Lagoon", "en", []),
-    ("Aurelio Banks", "en", []),
+    (a["name"], a["scene"], [LONG_TITLE] if a.get("long_title") else a.get("titles", []))
+    for a in PERSONAS["catalogue"]["artists"]
 ]
-VARIOUS_ARTISTS = "Various Artists"
-
-ISRC_COUNTRIES = {
-    "es": ["ES", "ES", "MX", "AR", "CO"],
-    "eu": ["FR", "PT", "SE", "DK", "IS"],
-    "jp": ["JP"],
-    "kr": ["KR"],
-    "ar": ["AE", "LB", "EG"],
-    "ru": ["RU"],
-    "en": ["US", "US", "GB", "CA", "AU", "NG"],
+RELEASE_KINDS: dict[str, int] = PERSONAS["catalogue"]["release_kinds"]
+RELEASES: dict[str, str] = {
+    a["name"]: a["releases"] for a in PERSONAS["catalogue"]["artists"] if "releases" in a
 }
-
-
-def entries(text: str) -> list[str]:
-    """Word lists below are written as "a|b|c" to keep them compact."""
-    return text.split("|")
-
+VARIOUS_ARTISTS: str = PERSONAS["catalogue"]["various_artists"]
+ISRC_COUNTRIES: dict[str, list[str]] = PERSONAS["catalogue"]["isrc_countries"]
 
 # Title vocabulary per scene.
-EN_ADJ = entries(
-    "Paper|Midnight|Golden|Quiet|Electric|Broken|Velvet|Neon|Silver|Hollow|Crooked|Lucky|"
-    "Borrowed|Northern|Slow|Wild|Faded|Glass|Sunday|Little|Plastic|Lonely|Secondhand|Burning"
-)
-EN_NOUN = entries(
-    "Satellites|Laundry|Harbor|Telephone|Summer|Engines|Ghosts|Parade|Highway|Letters|Orchard|"
-    "Weather|Static|Lanterns|Rivers|Machines|Postcards|Saints|Windows|Fever|Heartbeat|Motel|"
-    "Daylight|Rooftops"
-)
-EN_VERB = entries(
-    "Chasing|Counting|Waiting for|Dancing with|Talking to|Running from|Missing|Calling"
-)
-ES_A = entries(
-    "Canción|Noche|Baile|Luz|Sombra|Carta|Verano|Corazón|Mar|Fuego|Ciudad|Tormenta|Calle|"
-    "Madrugada|Domingo|Beso"
-)
-ES_B = entries(
-    "de papel|sin nombre|de humo|en llamas|del sur|de medianoche|de cristal|para ti|"
-    "que no vuelve|de junio|en Malasaña|al revés|de sal|sin frenos"
-)
-EU_TITLES = entries(
-    "Sous la pluie d'octobre|Mon cœur en hiver|Fête foraine|Les quais à l'aube|Rue des Martyrs|"
-    "Água fria|Noites em Lisboa|Maré cheia|Canção do farol|Höstljus|Sjön under isen|"
-    "Midsommarnatt|Mørke morgener|Vinterbørn|Øen om natten|Norðurljós|Hæg og rólegt|"
-    "Élégie pour un vélo|Déjà-vu|Ça va, ça vient|Soleil de minuit|Brisa do mar|Fjärran|"
-    "Kærlighed på tværs|Au revoir, Été|Pluie d'étoiles"
-)
-JP_A = entries("夏|夜|東京|雨|星|海|月|桜|駅|猫|風|街|冬")
-JP_B = entries(
-    "終わり|メロディー|物語|記憶|ダンス|手紙|ひかり|向こう側|午後|さよなら|ワルツ|秘密|足音"
-)
-JP_EXTRA = entries(
-    "ミッドナイト・ドライブ|トーキョー・ブルー|Paper Moon Radio|シティ・ライツ|カセットテープ|"
-    "Summer Glitch|ラストオーダー|Sakura Static"
-)
-KR_A = entries("파란|작은|깊은|하얀|늦은|따뜻한|조용한|낯선")
-KR_B = entries("새벽|여름|바다|우주|편지|거리|기억|밤|정원|하루")
-RU_TITLES = entries(
-    "Ночной трамвай|Снег на крыше|Последний автобус|Тёплый март|Летние письма|Город спит|"
-    "Без тебя|Осенний вальс|Кухня в три часа|Море внутри|Звёзды над Невой|Пустой вокзал|"
-    "Метель|Утро в огне|Дом у реки|Синий свитер|Радио «Тишина»|Ёлки и провода|Сквозь туман|"
-    "Письмо домой|Холодный чай|Северное сияние|Двор-колодец|Пятый этаж"
-)
-AR_TITLES = entries(
-    "ليلة بيضاء|قمر بيروت|يا حبيبي|رمال الذهب|شوق|على البحر|نسيم الليل|قلبي معك|طريق الشمس|"
-    "سهرانة|مدينة النجوم|حكاية|غيمة|بين السطور|Habibi (Desert Mix)|Dubai Nights|"
-    "Beirut Balcony|Sahara Signal"
+WORDS: dict[str, list[str]] = PERSONAS["catalogue"]["words"]
+EN_ADJ, EN_NOUN, EN_VERB = WORDS["en_adj"], WORDS["en_noun"], WORDS["en_verb"]
+ES_A, ES_B, EU_TITLES = WORDS["es_a"], WORDS["es_b"], WORDS["eu_titles"]
+JP_A, JP_B, JP_EXTRA = WORDS["jp_a"], WORDS["jp_b"], WORDS["jp_extra"]
+KR_A, KR_B, RU_TITLES, AR_TITLES = (
+    WORDS["kr_a"],
+    WORDS["kr_b"],
+    WORDS["ru_titles"],
+    WORDS["ar_titles"],
 )
 
 
@@ -238,14 +135,7 @@ class Artist:
     next_designation: int
 
     def simplified(self) -> Json:
-        return {
-            "external_urls": {"spotify": f"{OPEN}/artist/{self.id}"},
-            "href": f"{API}/artists/{self.id}",
-            "id": self.id,
-            "name": self.name,
-            "type": "artist",
-            "uri": f"spotify:artist:{self.id}",
-        }
+        return artist_object(self.id, self.name)
 
     def new_isrc(self, year: int) -> str:
         self.next_designation += 1
@@ -271,40 +161,20 @@ class Album:
             return f"{self.release.year:04d}-{self.release.month:02d}"
         return self.release.isoformat()
 
-    def images(self) -> list[Json]:
-        prefixes = [(640, "ab67616d0000b273"), (300, "ab67616d00001e02"), (64, "ab67616d00004851")]
-        return [
-            {
-                "height": size,
-                "url": f"https://i.scdn.co/image/{prefix}{self.image_key}",
-                "width": size,
-            }
-            for size, prefix in prefixes
-        ]
-
     def to_json(self) -> Json:
-        return {
-            "album_type": self.album_type,
-            "artists": [a.simplified() for a in self.artists],
-            "external_urls": {"spotify": f"{OPEN}/album/{self.id}"},
-            "href": f"{API}/albums/{self.id}",
-            "id": self.id,
-            "images": self.images(),
-            "name": self.name,
-            "release_date": self.release_date(),
-            "release_date_precision": self.precision,
-            "total_tracks": self.total_tracks,
-            "type": "album",
-            "uri": f"spotify:album:{self.id}",
-        }
+        return album_object(
+            self.id,
+            self.name,
+            album_type=self.album_type,
+            artists=[a.simplified() for a in self.artists],
+            images=album_images(self.image_key),
+            release_date=self.release_date(),
+            release_date_precision=self.precision,
+            total_tracks=self.total_tracks,
+        )
 
     def context(self) -> Json:
-        return {
-            "type": "album",
-            "href": f"{API}/albums/{self.id}",
-            "external_urls": {"spotify": f"{OPEN}/album/{self.id}"},
-            "uri": f"spotify:album:{self.id}",
-        }
+        return context_object("album", self.id)
 
 
 @dataclass(eq=False)
@@ -326,23 +196,17 @@ class Track:
 
     def to_json(self) -> Json:
         if self._json is None:
-            self._json = {
-                "album": self.album.to_json(),
-                "artists": [a.simplified() for a in self.artists],
-                "disc_number": self.disc_number,
-                "duration_ms": self.duration_ms,
-                "explicit": self.explicit,
-                "external_ids": {"isrc": self.isrc},
-                "external_urls": {"spotify": f"{OPEN}/track/{self.id}"},
-                "href": f"{API}/tracks/{self.id}",
-                "id": self.id,
-                "is_local": False,
-                "name": self.name,
-                "preview_url": None,
-                "track_number": self.track_number,
-                "type": "track",
-                "uri": f"spotify:track:{self.id}",
-            }
+            self._json = track_object(
+                self.id,
+                self.name,
+                album=self.album.to_json(),
+                artists=[a.simplified() for a in self.artists],
+                disc_number=self.disc_number,
+                track_number=self.track_number,
+                duration_ms=self.duration_ms,
+                explicit=self.explicit,
+                isrc=self.isrc,
+            )
         return self._json
 
 
@@ -361,46 +225,14 @@ class LocalTrack:
         return self.seconds * 1000
 
     def to_json(self) -> Json:
-        parts = ":".join(quote_plus(p) for p in (self.artist, self.album, self.name))
         # As the API sends it: no ids anywhere, no album artists and no album total_tracks key.
-        return {
-            "album": {
-                "album_type": None,
-                "artists": [],
-                "external_urls": {},
-                "href": None,
-                "id": None,
-                "images": [],
-                "name": self.album,
-                "release_date": None,
-                "release_date_precision": None,
-                "type": "album",
-                "uri": None,
-            },
-            "artists": [
-                {
-                    "external_urls": {},
-                    "href": None,
-                    "id": None,
-                    "name": self.artist,
-                    "type": "artist",
-                    "uri": None,
-                }
-            ],
-            "disc_number": 0,
-            "duration_ms": self.duration_ms,
-            "explicit": False,
-            "external_ids": {},
-            "external_urls": {},
-            "href": None,
-            "id": None,
-            "is_local": True,
-            "name": self.name,
-            "preview_url": None,
-            "track_number": 0,
-            "type": "track",
-            "uri": f"spotify:local:{parts}:{self.seconds}",
-        }
+        return local_track_object(
+            self.name,
+            album=local_album_object(self.album, total_tracks=None),
+            artists=[artist_object(None, self.artist)],
+            duration_ms=self.duration_ms,
+            uri=local_uri(self.artist, self.album, self.name, self.seconds),
+        )
 
 
 Playable = Track | LocalTrack
@@ -491,7 +323,7 @@ def build_catalogue() -> Catalogue:
         registrant = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=3))
         artists.append(
             Artist(
-                id=spotify_id(rng),
+                id=random_id(rng),
                 name=name,
                 scene=scene,
                 country=rng.choice(ISRC_COUNTRIES[scene]),
@@ -514,7 +346,7 @@ def build_catalogue() -> Catalogue:
         total: int,
     ) -> Album:
         album = Album(
-            id=spotify_id(rng),
+            id=random_id(rng),
             name=name,
             album_type=album_type,
             artists=album_artists,
@@ -538,7 +370,7 @@ def build_catalogue() -> Catalogue:
     ) -> Track:
         main = track_artists[0]
         track = Track(
-            id=spotify_id(rng),
+            id=random_id(rng),
             name=name,
             album=album,
             artists=list(track_artists),
@@ -583,19 +415,9 @@ def build_catalogue() -> Catalogue:
                 edge["48-second track"] = track
 
     lead_singles: list[Track] = []
-    kinds = {"album": 55, "album+single": 20, "ep": 15, "album+album": 10}
-    overrides = {
-        "Luna Calavera": "album+single",
-        "Static Orchard": "album+album",
-        "Brass Kettle Collective": "album",
-        "Juniper Vance": "album",
-        "RINKA☆ROCKET": "album+single",
-        "Pixel Peach 🍑": "album+single",
-        "DJ C:\\Temp": "album",
-        "月影ノ森": "album+album",
-    }
+    kinds = RELEASE_KINDS
     for artist in artists[:-1]:
-        kind = overrides.get(artist.name) or rng.choices(list(kinds), list(kinds.values()))[0]
+        kind = RELEASES.get(artist.name) or rng.choices(list(kinds), list(kinds.values()))[0]
         used: set[str] = set()
         album_names: set[str] = set()
         n_fixed = len(fixed_titles[artist.name])
@@ -808,146 +630,32 @@ class User:
     overlap_repeats: int = 3
 
     def profile(self) -> Json:
-        return {
-            "display_name": self.display_name,
-            "external_urls": {"spotify": f"{OPEN}/user/{self.id}"},
-            "href": f"{API}/users/{self.id}",
-            "id": self.id,
-            "images": [],
-            "type": "user",
-            "uri": f"spotify:user:{self.id}",
-        }
+        return user_profile(self.id, self.display_name)
 
 
-USERS = [
-    User(
-        id="demo-ana",
-        display_name="Ana Lucía",
-        tz=ZoneInfo("Europe/Madrid"),
-        scenes={"es": 6, "eu": 3, "en": 2, "ar": 1.2, "ru": 0.8, "kr": 0.6, "jp": 0.4},
-        favourites=[
-            "Luna Calavera",
-            "La Piñata Eléctrica",
-            "Mãe d'Água",
-            "Çédric et les Fantômes",
-            "ليلى والقمر",
-            "Pixel Peach 🍑",
-        ],
-        windows=[
-            (7.8, 8.4, 3, "01234"),
-            (10.5, 12.0, 2, "01234"),
-            (14.0, 14.6, 1, "01234"),
-            (16.0, 17.5, 1, "0123"),
-            (20.0, 22.0, 3, "0123456"),
-            (23.3, 24.6, 2, "45"),
-            (10.5, 12.0, 3, "56"),
-            (17.0, 19.0, 2, "56"),
-        ],
-        weekday_plays=(22, 48),
-        weekend_plays=(28, 58),
-        contexts={"playlist": 35, "album": 20, "collection": 20, "artist": 12, "none": 13},
-        liked_extra=[
-            "title with emoji",
-            "title with emoji ZWJ sequence",
-            "title with single quotes",
-            "title with Arabic",
-            "title with NFD combining accent",
-            "released during the period (2026-10-23)",
-        ],
-        local_files=[
-            LocalTrack("Los Del Garaje", "Ensayo 12-03", "Intro (toma 3)", 95),
-            LocalTrack("Los Del Garaje", "Ensayo 12-03", "Canción para Lucía", 241),
-            LocalTrack("Los Del Garaje", "Ensayo 12-03", "No sé qué pasó", 187),
-        ],
-        # Saturday night out across the EU DST switch: local 02:xx happens twice.
-        forced=[Forced(datetime(2026, 10, 24, 23, 38, 11, 400_000, tzinfo=UTC), 36)],
-        poller_wakes=9.5,
-        overlap_repeats=3,
-    ),
-    User(
-        id="demo-kenji",
-        display_name="健二",
-        tz=ZoneInfo("Asia/Tokyo"),
-        scenes={"jp": 6, "kr": 4, "en": 2, "eu": 0.6, "es": 0.4, "ru": 0.3, "ar": 0.2},
-        favourites=["月影ノ森", "RINKA☆ROCKET", "밤의 편의점", "Lo-Fi Lighthouse", "DJ C:\\Temp"],
-        windows=[
-            (6.9, 7.4, 3, "01234"),
-            (12.1, 12.4, 1, "01234"),
-            (15.0, 16.5, 1, "01234"),
-            (18.8, 19.5, 2, "01234"),
-            (22.4, 23.6, 2, "0123456"),
-            (13.0, 15.0, 3, "56"),
-            (9.5, 10.5, 1, "56"),
-            (19.5, 21.0, 2, "56"),
-        ],
-        weekday_plays=(20, 44),
-        weekend_plays=(32, 60),
-        contexts={"album": 35, "playlist": 20, "collection": 20, "artist": 15, "none": 10},
-        liked_extra=[
-            "title with backslashes",
-            "title with Korean",
-            "title with emoji",
-            "title with double quotes",
-        ],
-        # Sunday morning in Tokyo while Europe and then the US leave summer time.
-        forced=[
-            Forced(datetime(2026, 10, 25, 0, 20, 5, 0, tzinfo=UTC), 24),
-            Forced(datetime(2026, 11, 1, 5, 10, 42, 0, tzinfo=UTC), 26),
-        ],
-        poller_wakes=8.5,
-        overlap_repeats=2,
-    ),
-    User(
-        id="demo-sam",
-        display_name="Sam O'Neill",
-        tz=ZoneInfo("America/New_York"),
-        scenes={"en": 6, "es": 1.2, "kr": 1.2, "eu": 1, "ru": 0.8, "ar": 0.6, "jp": 0.6},
-        favourites=[
-            "Static Orchard",
-            "Brass Kettle Collective",
-            'The "Real" Henrys',
-            "MC Paperclip",
-            "Северный Ветер",
-            "Don't Panic Orchestra",
-        ],
-        windows=[
-            (9.0, 9.6, 3, "01234"),
-            (13.4, 14.4, 3, "01234"),
-            (18.0, 18.5, 1, "0124"),
-            (21.0, 22.5, 1, "0123456"),
-            (8.0, 8.5, 1, "56"),
-            (14.0, 16.0, 2, "56"),
-        ],
-        weekday_plays=(28, 56),
-        weekend_plays=(20, 42),
-        contexts={"playlist": 40, "collection": 25, "album": 15, "artist": 10, "none": 10},
-        liked_extra=[
-            "400-character title",
-            "title with SQL injection",
-            "title with LIKE wildcards",
-            "title with Cyrillic",
-            "title with backslashes",
-            "title with double quotes",
-        ],
-        local_files=[
-            LocalTrack("Sam & The Roommates", "", "Basement Jam #4", 302),
-            LocalTrack("Sam & The Roommates", "Voice Memos", "Untitled 7 (it's fine)", 133),
-        ],
-        forced=[
-            # Friday party and Saturday morning while the poller is down: > 50 plays, some lost.
-            Forced(datetime(2026, 10, 17, 0, 4, 27, 250_000, tzinfo=UTC), 40),
-            Forced(datetime(2026, 10, 17, 13, 2, 9, 900_000, tzinfo=UTC), 22),
-            # Halloween party across the US DST switch: local 01:xx happens twice.
-            Forced(datetime(2026, 11, 1, 4, 41, 3, 0, tzinfo=UTC), 40),
-        ],
-        outage=(
-            datetime(2026, 10, 16, 20, 55, tzinfo=UTC),
-            datetime(2026, 10, 17, 16, 12, 40, tzinfo=UTC),
-        ),
-        poller_wakes=10.0,
-        overlap_repeats=4,
-    ),
-]
+def listener(persona: dict[str, Any]) -> User:
+    """One listener of sample_personas.toml."""
+    outage = persona.get("outage")
+    return User(
+        id=persona["id"],
+        display_name=persona["display_name"],
+        tz=ZoneInfo(persona["time_zone"]),
+        scenes=persona["scenes"],
+        favourites=persona["favourites"],
+        windows=[(lo, hi, weight, weekdays) for lo, hi, weight, weekdays in persona["windows"]],
+        weekday_plays=(persona["weekday_plays"][0], persona["weekday_plays"][1]),
+        weekend_plays=(persona["weekend_plays"][0], persona["weekend_plays"][1]),
+        contexts=persona["contexts"],
+        liked_extra=persona["liked_extra"],
+        local_files=[LocalTrack(**track) for track in persona.get("local_files", [])],
+        forced=[Forced(**session) for session in persona.get("forced", [])],
+        poller_wakes=persona["poller_wakes"],
+        outage=(outage[0], outage[1]) if outage else None,
+        overlap_repeats=persona["overlap_repeats"],
+    )
+
+
+USERS = [listener(persona) for persona in PERSONAS["listeners"]]
 
 
 @dataclass(eq=False)
@@ -964,29 +672,7 @@ class Play:
     ms_played: int = 0  # how long it really played: what only the privacy export tells
 
     def to_json(self) -> Json:
-        return {
-            "track": self.track.to_json(),
-            "played_at": iso_ms(self.ms),
-            "context": self.context,
-        }
-
-
-def playlist_context(playlist_id: str) -> Json:
-    return {
-        "type": "playlist",
-        "href": f"{API}/playlists/{playlist_id}",
-        "external_urls": {"spotify": f"{OPEN}/playlist/{playlist_id}"},
-        "uri": f"spotify:playlist:{playlist_id}",
-    }
-
-
-def artist_context(artist: Artist) -> Json:
-    return {
-        "type": "artist",
-        "href": f"{API}/artists/{artist.id}",
-        "external_urls": {"spotify": f"{OPEN}/artist/{artist.id}"},
-        "uri": f"spotify:artist:{artist.id}",
-    }
+        return play_object(self.track.to_json(), iso_ms(self.ms), self.context)
 
 
 class Listener:
@@ -997,12 +683,7 @@ class Listener:
         self.user = user
         self.rng = random.Random(f"{SEED}:{user.id}:listening")
         self.weights = [self.track_weight(t) for t in cat.tracks]
-        self.collection_context: Json = {
-            "type": "collection",
-            "href": f"{API}/me/tracks",
-            "external_urls": {"spotify": f"{OPEN}/collection/tracks"},
-            "uri": f"spotify:user:{user.id}:collection",
-        }
+        self.collection_context = collection_context(user.id)
         in_library = [t for t in cat.tracks if t.available_from < PERIOD_START.date()]
         lib_weights = [self.track_weight(t) for t in in_library]
         liked: list[Playable] = weighted_sample(self.rng, in_library, lib_weights, 70)
@@ -1015,7 +696,7 @@ class Listener:
             )
             if i == 0:
                 tracks.extend(user.local_files)
-            self.playlists.append(Playlist(playlist_context(spotify_id(self.rng)), tracks))
+            self.playlists.append(Playlist(context_object("playlist", random_id(self.rng)), tracks))
 
     def track_weight(self, track: Track) -> float:
         weight = self.user.scenes.get(track.artists[0].scene, 0.2)
@@ -1042,7 +723,7 @@ class Listener:
             artist = first.artists[0]
             tracks = [t for t in self.cat.tracks if artist in t.artists and t.available_from <= day]
             rng.shuffle(tracks)
-            return tracks, artist_context(artist)
+            return tracks, context_object("artist", artist.id)
         if kind in ("playlist", "collection"):
             playlist = (
                 Playlist(self.collection_context, self.liked)
@@ -1257,17 +938,17 @@ def simulate(cat: Catalogue, user: User, editorial: Playlist) -> UserData:
             )
         newest, oldest = (page[0].ms, page[-1].ms) if page else (0, 0)
         responses.append(
-            {
-                "href": f"{RECENTLY_PLAYED}?after={after}&limit={PAGE_LIMIT}",
-                "items": [p.to_json() for p in page],
-                "limit": PAGE_LIMIT,
-                "next": (
+            recently_played_page(
+                f"{RECENTLY_PLAYED}?after={after}&limit={PAGE_LIMIT}",
+                [p.to_json() for p in page],
+                PAGE_LIMIT,
+                (
                     f"{RECENTLY_PLAYED}?before={oldest}&limit={PAGE_LIMIT}"
                     if len(page) == PAGE_LIMIT
                     else None
                 ),
-                "cursors": {"after": str(newest), "before": str(oldest)} if page else None,
-            }
+                {"after": str(newest), "before": str(oldest)} if page else None,
+            )
         )
         if page:
             watermark = max(watermark, newest)
@@ -1282,7 +963,7 @@ def editorial_playlist(cat: Catalogue) -> Playlist:
     tracks: list[Playable] = [
         t for t in rng.sample(cat.tracks, 45) if t.available_from < PERIOD_START.date()
     ]
-    return Playlist(playlist_context(playlist_id), tracks)
+    return Playlist(context_object("playlist", playlist_id), tracks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1294,27 +975,16 @@ EXPORT_ZIP_TIME = (2026, 11, 10, 9, 0, 0)
 EXTENDED_UNTIL = datetime(2026, 11, 3, tzinfo=UTC)  # the end of demo-sam's Extended history
 ACCOUNT_FROM = datetime(2026, 10, 26, tzinfo=UTC)  # the start of the Account-data files
 EARLIER_WEEKS = 4  # demo-sam's first week, replayed this much earlier: history before polling
-NO_CONTENT = dict.fromkeys(
-    [
-        "master_metadata_track_name", "master_metadata_album_artist_name",
-        "master_metadata_album_album_name", "spotify_track_uri", "episode_name",
-        "episode_show_name", "spotify_episode_uri", "audiobook_title", "audiobook_uri",
-        "audiobook_chapter_uri", "audiobook_chapter_title",
-    ]
-)  # fmt: skip
-PODCASTS = ["The Long Commute", "Kettle & Code", "Noticias en 10 minutos"]
-AUDIOBOOK = "The Orchard at Night"
+PODCASTS: list[str] = PERSONAS["spoken"]["podcasts"]
+AUDIOBOOK: str = PERSONAS["spoken"]["audiobook"]
 
 
 def track_content(track: Playable) -> Json:
     """Extended history names a track by its first artist; a local file has no URI."""
-    names: tuple[str, str, str, str | None]
     if isinstance(track, LocalTrack):
-        names = (track.name, track.artist, track.album, None)
-    else:
-        names = (track.name, track.artists[0].name, track.album.name, f"spotify:track:{track.id}")
-    keys = list(NO_CONTENT)[:4]
-    return {**NO_CONTENT, **dict(zip(keys, names, strict=True))}
+        return exports.track_content(track.name, track.artist, track.album, None)
+    uri = f"spotify:track:{track.id}"
+    return exports.track_content(track.name, track.artists[0].name, track.album.name, uri)
 
 
 class ExportWriter:
@@ -1331,28 +1001,21 @@ class ExportWriter:
         rng = self.rng
         # Spotify's clock is not the API's: a second or two apart, then cut to the second.
         ts = (end_ms + rng.randint(-2500, 2500)) // 1000
-        record = {
-            "ts": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "platform": rng.choice(["android", "ios", "windows", "web_player"]),
-            "ms_played": ms_played,
-            "conn_country": "US",
-            "ip_addr": f"192.0.2.{rng.randint(1, 254)}",  # documentation range, never real
-            **content,
-            "reason_start": "trackdone",
-            "reason_end": "trackdone",
-            "shuffle": rng.random() < 0.3,
-            "skipped": False,
-            "offline": False,
-            "offline_timestamp": ts - ms_played // 1000,
-            "incognito_mode": False,
-        }
+        record = exports.extended_fields(
+            exports.extended_ts(datetime.fromtimestamp(ts, UTC)),
+            platform=rng.choice(["android", "ios", "windows", "web_player"]),
+            ms_played=ms_played,
+            conn_country="US",
+            addresses={"ip_addr": f"192.0.2.{rng.randint(1, 254)}"},  # documentation range
+            content=content,
+            shuffle=rng.random() < 0.3,
+            offline_timestamp=ts - ms_played // 1000,
+        )
         self.extended.append(record | playback)
 
     def account_record(self, end_ms: int, artist: str, title: str, ms_played: int) -> None:
-        minute = datetime.fromtimestamp(end_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M")
-        self.music.append(
-            {"endTime": minute, "artistName": artist, "trackName": title, "msPlayed": ms_played}
-        )
+        minute = exports.end_time(datetime.fromtimestamp(end_ms // 1000, UTC))
+        self.music.append(exports.music_record(minute, artist, title, ms_played))
 
     def play(self, end_ms: int, play: Play, extended: bool) -> None:
         """A play, and now and then a false start before it that the API never lists."""
@@ -1392,31 +1055,17 @@ class ExportWriter:
             show = AUDIOBOOK if audiobook else PODCASTS[number % len(PODCASTS)]
             title = f"Chapter {number}" if audiobook else f"{show} #{100 + number}"
             if not extended:
-                minute = datetime.fromtimestamp(end_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M")
-                self.podcasts.append(
-                    {
-                        "endTime": minute,
-                        "podcastName": show,
-                        "episodeName": title,
-                        "msPlayed": ms_played,
-                    }
-                )
+                minute = exports.end_time(datetime.fromtimestamp(end_ms // 1000, UTC))
+                self.podcasts.append(exports.podcast_record(minute, show, title, ms_played))
                 continue
             uri_id = "".join(random.Random(f"{SEED}:{show}:{title}").choices(BASE62, k=22))
             if audiobook:
-                content = NO_CONTENT | {
-                    "audiobook_title": show,
-                    "audiobook_uri": "spotify:audiobook:"
-                    + "".join(random.Random(show).choices(BASE62, k=22)),
-                    "audiobook_chapter_uri": f"spotify:chapter:{uri_id}",
-                    "audiobook_chapter_title": title,
-                }
+                book_id = "".join(random.Random(show).choices(BASE62, k=22))
+                content = exports.audiobook_content(
+                    show, f"spotify:audiobook:{book_id}", f"spotify:chapter:{uri_id}", title
+                )
             else:
-                content = NO_CONTENT | {
-                    "episode_name": title,
-                    "episode_show_name": show,
-                    "spotify_episode_uri": f"spotify:episode:{uri_id}",
-                }
+                content = exports.episode_content(title, show, f"spotify:episode:{uri_id}")
             self.extended_record(end_ms, content, ms_played, shuffle=False)
 
 
@@ -1425,7 +1074,7 @@ def days_between(first: datetime, last: datetime, weekdays: str) -> list[date]:
     return [d for d in days if str(d.weekday()) in weekdays]
 
 
-def exports(data: list[UserData]) -> dict[str, dict[str, Any]]:
+def export_zips(data: list[UserData]) -> dict[str, dict[str, Any]]:
     """Zip name -> {member name -> JSON}: what demo-sam and demo-ana asked Spotify for.
 
     demo-sam: Extended history from four weeks before polling began until 2026-11-03 (the 16
@@ -1449,7 +1098,9 @@ def exports(data: list[UserData]) -> dict[str, dict[str, Any]]:
         datetime(2026, 10, 9, 11, 0, 3, tzinfo=UTC),
         datetime(2026, 10, 30, 2, 14, 51, tzinfo=UTC),
     ):
-        sam_export.extended_record(ms_of(end), NO_CONTENT, 0, reason_end="unexpected-exit")
+        sam_export.extended_record(
+            ms_of(end), exports.no_content(), 0, reason_end="unexpected-exit"
+        )
     sam_account = ExportWriter(sam.user)
     for play in sam.plays:
         if play.ms >= ms_of(ACCOUNT_FROM):
@@ -1488,9 +1139,7 @@ def write_export(path: Path, members: dict[str, Any]) -> None:
         for name, content in members.items():
             info = zipfile.ZipInfo(name, EXPORT_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(
-                info, json.dumps(content, indent=2, ensure_ascii=False), compresslevel=9
-            )
+            archive.writestr(info, exports.export_json(content), compresslevel=9)
 
 
 def verify(cat: Catalogue, data: list[UserData]) -> None:
@@ -1543,7 +1192,7 @@ def main() -> None:
         for note in d.notes:
             print(f"  {note}")
     EXPORT_DIR.mkdir(exist_ok=True)
-    for name, members in exports(data).items():
+    for name, members in export_zips(data).items():
         write_export(EXPORT_DIR / name, members)
         records = sum(len(m) for m in members.values() if isinstance(m, list))
         print(f"exports/{name}: {(EXPORT_DIR / name).stat().st_size:,} bytes; {records} records")

@@ -1,7 +1,8 @@
 """Write dbt_project/macros/windows_time_zones.sql: IANA zone -> Windows zone name.
 
 SQL Server's AT TIME ZONE knows only Windows names. The table comes from tzlocal, which ships
-CLDR's windowsZones mapping; tests/test_dbt_project.py fails when the file is out of date.
+CLDR's windowsZones mapping; tests/integration/test_dbt_project.py fails when the file is out of
+date.
 Run from the repository root: .venv/bin/python scripts/generate_windows_time_zones.py
 """
 
