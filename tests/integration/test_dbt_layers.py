@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import base_environment
+from tests.support.cli import base_environment
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
 
