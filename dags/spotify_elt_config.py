@@ -1,4 +1,4 @@
-"""Every setting of the `spotify_elt` DAG; `spotify_elt.py` beside it only wires tasks together.
+"""Every setting of the `spotify_elt` DAG; `spotify_elt_dag.py` beside it only wires tasks together.
 
 Values come from the project's configuration (DESIGN §3): the environment, then the `.env` file
 at the project root, exactly as the command line reads them.
@@ -77,14 +77,14 @@ def dag_args() -> dict[str, Any]:
 
 
 def _publish_dbt_environment(context: Any) -> None:
-    from ingestion.transform import publish_dbt_environment
     from ingestion.warehouse import keep_duckdb_files_private
+    from spotify_elt.transform import publish_dbt_environment
 
     publish_dbt_environment(settings())
     # Cosmos runs dbt in this task's process, and dbt-duckdb may create the warehouse's files.
     keep_duckdb_files_private(settings())
     # No dbt unit tests in the DAG's dbt commands (the build, or a model's `dbt test`), for the
-    # reason `spotify-elt transform` leaves them out (ingestion/transform.py `build`).
+    # reason `spotify-elt transform` leaves them out (spotify_elt/transform.py `build`).
     os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
 
 
@@ -92,8 +92,8 @@ def cosmos_args() -> dict[str, Any]:
     """The `DbtTaskGroup`'s configuration."""
     if not MANIFEST_PATH.exists():  # an import error in the UI, saying what to do
         raise FileNotFoundError(
-            f"{MANIFEST_PATH} is missing: run `python -m ingestion.local_airflow` (dbt parse) "
-            "in the project, as scripts/setup.sh and `spotify-elt airflow` do"
+            f"{MANIFEST_PATH} is missing: run `python -m spotify_elt.scheduling.local_airflow` "
+            "(dbt parse) in the project, as scripts/setup.sh and `spotify-elt airflow` do"
         )
     return {
         "project_config": ProjectConfig(

@@ -2,14 +2,14 @@
 
 The demo loads several weeks of listening history for three made-up users through the very
 same code path that loads real Spotify Web API responses, without any network access. This
-script produces that input: one ``ingestion/sample_data/<user_id>.json.gz`` per user, holding
+script produces that input: one ``spotify_elt/sample_data/<user_id>.json.gz`` per user, holding
 
     {"profile": <GET /v1/me>, "responses": [<GET /v1/me/player/recently-played>, ...]}
 
 where ``responses`` are what a poller calling ``recently-played?after=<watermark>&limit=50``
 every 2-4 hours would have received between 2026-10-05 and 2026-11-08 (UTC). The catalogue
 (artists, albums, tracks) is invented and deliberately full of edge cases that the dbt
-models must survive; see ``ingestion/sample_data/README.md`` for the list.
+models must survive; see ``spotify_elt/sample_data/README.md`` for the list.
 
 Everything is derived from ``SEED`` with ``random.Random`` and written as compact JSON in
 gzip with ``mtime=0``, so a rerun is byte-identical. Standard library only, no network.
@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 # ruff: noqa: RUF001
 
 SEED = 20261005
-OUT_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "sample_data"
+OUT_DIR = Path(__file__).resolve().parent.parent / "spotify_elt" / "sample_data"
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PERIOD_START = datetime(2026, 10, 5, tzinfo=UTC)

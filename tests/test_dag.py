@@ -40,14 +40,14 @@ from conftest import (
 from spotify_server import SpotifyStandIn, play_item
 
 from ingestion.config import DBT_PROJECT_DIR
-from ingestion.local_airflow import (
+from ingestion.spotify import SCOPE, TokenFile
+from spotify_elt.scheduling.local_airflow import (
     DAG_ID,
     DAGS_FOLDER,
     DOCS_PROJECT,
     MANIFEST_PATH,
     airflow_environment,
 )
-from ingestion.spotify import SCOPE, TokenFile
 
 VENV_BIN = Path(sys.executable).parent
 RECENTLY_PLAYED = "/v1/me/player/recently-played"
@@ -132,8 +132,8 @@ def test_the_dag_loads_with_one_task_per_model_after_every_extract(
     inspected = inspect_dag(tmp_path)
     assert inspected["import_errors"] == {}
     # The settings module beside the DAG is skipped (.airflowignore), not parsed as a DAG file.
-    assert list(inspected["files"]) == ["spotify_elt.py"]
-    record_property("dag_parse_seconds", inspected["files"]["spotify_elt.py"])
+    assert list(inspected["files"]) == ["spotify_elt_dag.py"]
+    record_property("dag_parse_seconds", inspected["files"]["spotify_elt_dag.py"])
     assert Path(inspected["manifest"]) == MANIFEST_PATH
 
     dag = inspected["dag"]
@@ -222,7 +222,7 @@ def test_the_manifest_is_in_step_with_the_models(tmp_path: Path) -> None:
     fresh = fingerprint(tmp_path / "target" / "manifest.json")
     assert fresh, "dbt parse found no nodes"
     assert fingerprint(MANIFEST_PATH) == fresh, (
-        "dags/ renders from a stale manifest: run `python -m ingestion.local_airflow` "
+        "dags/ renders from a stale manifest: run `python -m spotify_elt.scheduling.local_airflow` "
         "(scripts/setup.sh does) to parse the dbt project again"
     )
 
@@ -502,7 +502,7 @@ def local_airflow(tmp_path: Path) -> Iterator[LocalAirflow]:
         "COLUMNS": "200",
     }
     child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "airflow", "--port", str(port)], env=env,
+        [sys.executable, "-m", "spotify_elt", "airflow", "--port", str(port)], env=env,
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     tree: list[psutil.Process] = []

@@ -30,8 +30,8 @@ from conftest import (
 
 import ingestion.warehouse as warehouse_module
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
+from spotify_elt.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 
 SAMPLE_ZONES = ",".join(f"{user}={zone}" for user, zone in SAMPLE_TIMEZONES.items())
 
@@ -198,7 +198,7 @@ def built(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 def test_dbt_unit_tests_pass(built: dict[str, str], tmp_path: Path) -> None:
-    """`spotify-elt transform` leaves dbt's unit tests out (ingestion/transform.py): here they
+    """`spotify-elt transform` leaves dbt's unit tests out (spotify_elt/transform.py): here they
     run on each warehouse, over its built marts (dbt reads their column types)."""
     environment = {
         **base_environment(),

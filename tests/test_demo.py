@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import CliResult, settings_from
 
-from ingestion.demo import SAMPLE_DIR
 from ingestion.warehouse import Warehouse
+from spotify_elt.demo import SAMPLE_DIR
 
 
 def sample_plays() -> dict[str, set[str]]:
