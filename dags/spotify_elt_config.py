@@ -1,6 +1,7 @@
 """Every setting of the `spotify_elt` DAG; `spotify_elt_dag.py` beside it only wires tasks together.
 
-Values come from the project's configuration (DESIGN §3): the environment, then the `.env` file
+Values come from the project's configuration (docs/configuration.md): the environment, then the
+`.env` file
 at the project root, exactly as the command line reads them.
 """
 
@@ -33,10 +34,10 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
 
 DAG_ID = "spotify_elt"
 TAGS = ["spotify", "elt", "dbt"]
-# WATCHER, by measurement (scripts/benchmark_dag.py, README "Figures"): one `dbt build` in a
-# producer task, and per-model tasks that report each model's and its tests' results. LOCAL runs
-# dbt once per task: each task process imports dbt and parses the project again (about 3 s), and
-# on DuckDB they run one at a time, which made a run on the demo data take over 3 minutes.
+# WATCHER, by measurement (docs/figures.md, "The DAG"): one `dbt build` in a producer task, and
+# per-model tasks that report each model's and its tests' results. LOCAL runs dbt once per task:
+# each task process imports dbt and parses the project again (about 3 s), and on DuckDB they run
+# one at a time, which made a run on the demo data take over 3 minutes.
 EXECUTION_MODE = ExecutionMode.WATCHER
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # Cosmos's name for the task that runs `dbt build`
 

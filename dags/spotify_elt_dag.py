@@ -1,6 +1,7 @@
 """Every 30 minutes: extract each authorised user ▸ every dbt model and its tests ▸ the docs site.
 
-Wiring only (DESIGN §4.4); every setting is in `spotify_elt_config.py` beside this file.
+Wiring only (what a run does: docs/scheduling.md); every setting is in `spotify_elt_config.py`
+beside this file.
 """
 
 from __future__ import annotations

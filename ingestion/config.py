@@ -1,6 +1,7 @@
 """One source of configuration for the loader, dbt and the DAG: environment variables and `.env`.
 
-DESIGN §3 lists the variables; `dbt_project/profiles.yml` reads the same names with `env_var()`.
+docs/configuration.md lists the variables; `dbt_project/profiles.yml` reads the same names with
+`env_var()`.
 """
 
 from __future__ import annotations

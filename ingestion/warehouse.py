@@ -1,4 +1,5 @@
-"""The raw layer: table definitions and every SQL statement the loader runs (DESIGN §4.2).
+"""The raw layer: table definitions and every SQL statement the loader runs against it (its
+contract: docs/design.md, "Raw layer").
 
 The only module that talks SQL. One SQLAlchemy Core model serves DuckDB, PostgreSQL and SQL
 Server; each load is one transaction, so a failure or a kill leaves the warehouse as it was.

@@ -1,4 +1,5 @@
-"""`spotify-elt`: the command line (DESIGN §4.1). Expected failures end in one line, exit 1."""
+"""`spotify-elt`: the command line (docs/design.md, "Command line"). Expected failures end in one
+line, exit 1."""
 
 from __future__ import annotations
 
