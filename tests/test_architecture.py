@@ -11,6 +11,7 @@ from pathlib import Path
 from ingestion.config import PROJECT_ROOT
 
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+ALIAS = "ingestion"  # `python -m ingestion`: the alias of `python -m spotify_elt` kept for users
 
 # What puts a folder on the import path or loads a module from a file.
 _PATH_USE = re.compile(r"sys\.path|PYTHONPATH|site\.addsitedir|spec_from_file_location")
@@ -52,6 +53,19 @@ def test_a_broken_contract_is_reported(tmp_path: Path) -> None:
     result = lint_imports(str(config))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "BROKEN" in result.stdout and "spotify_elt.cli -> ingestion.config" in result.stdout
+
+
+def test_the_old_module_name_still_runs_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", ALIAS, "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "import" in result.stdout and "dashboard" in result.stdout, result.stdout
 
 
 def _statement(text: str, start: int) -> str:
