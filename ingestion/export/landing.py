@@ -449,6 +449,8 @@ def landed_span_and_plays(
 
 
 def regrouping(files: Sequence[ExportFile], shared_keys: set[str] | None) -> Regrouping:
+    """How the landing keys the records of `files` that share a key: `regroup`, within the
+    export each file belongs to."""
     scopes = {export_file.name: export_file.scope for export_file in files}
     labels = ", ".join(f"{_literal(name)}: {_literal(scope)}" for name, scope in scopes.items())
     return Regrouping(
