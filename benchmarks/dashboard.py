@@ -3,7 +3,7 @@
 1. Generates the transform benchmark's synthetic history (``benchmarks/transform.py``: three
    listeners, a million plays over years by default) in a fresh DuckDB file and builds the marts
    with ``spotify-elt transform``, as a user would.
-2. Times every query in ``ingestion.dashboard.queries.QUERIES`` for the listener with the most
+2. Times every query in ``spotify_elt.dashboard.queries.QUERIES`` for the listener with the most
    plays, over their whole history, their last year and their last 30 days: each on a fresh
    connection from the dashboard's own read-only engine (opening the file is part of the
    time, as it is on every page), one untimed run and then ``--repeat`` timed runs.
@@ -39,9 +39,9 @@ from sqlalchemy.engine import Connection
 from benchmarks.common import machine_description, parse_size, problems_section, progress
 from benchmarks.transform import USERS, generate_history, run_transform
 from ingestion.config import Settings
-from ingestion.dashboard.connection import create_engine
-from ingestion.dashboard.queries import QUERIES, Filters, Query, date_key, users
 from ingestion.warehouse import Warehouse, utc_now
+from spotify_elt.dashboard.connection import create_engine
+from spotify_elt.dashboard.queries import QUERIES, Filters, Query, date_key, users
 
 BUDGET_SECONDS = 1.0
 

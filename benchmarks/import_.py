@@ -467,7 +467,7 @@ def this_script(*arguments: str) -> list[str]:
 
 
 def import_command(folder: Path) -> list[str]:
-    return [sys.executable, "-m", "ingestion", "import", "--user", USER_ID, str(folder)]
+    return [sys.executable, "-m", "spotify_elt", "import", "--user", USER_ID, str(folder)]
 
 
 def import_environment(database: Path) -> dict[str, str]:
@@ -588,7 +588,7 @@ def benchmark(arguments: argparse.Namespace, directory: Path) -> Results:
     for run in range(1, arguments.repeat + 1):
         results.startup.append(
             run_measured(
-                [sys.executable, "-m", "ingestion", "--help"],
+                [sys.executable, "-m", "spotify_elt", "--help"],
                 child_environment(),
                 directory,
                 f"startup_{run}",
@@ -724,7 +724,7 @@ def report(results: Results) -> str:
         f"Wall-clock seconds from process start to exit, median of {len(results.ours)} runs"
         " (ours and read_json_objects interleaved), each a fresh process writing a fresh DuckDB"
         " file; Python's start-up and imports are included for every loader"
-        f" (`python -m ingestion --help` alone: {median(results.startup):.2f} s)."
+        f" (`python -m spotify_elt --help` alone: {median(results.startup):.2f} s)."
         " Records/s is records over that wall time; CPU s is the process's user + system time;"
         " peak RSS is the process's own maximum resident set (wait4), the largest of its runs,"
         f" in 10^6 bytes (the process measuring it held {floor:.0f} MB, the least it can show).",

@@ -1,6 +1,7 @@
-"""Every setting of the `spotify_elt` DAG; `spotify_elt.py` beside it only wires tasks together.
+"""Every setting of the `spotify_elt` DAG; `spotify_elt_dag.py` beside it only wires tasks together.
 
-Values come from the project's configuration (DESIGN §3): the environment, then the `.env` file
+Values come from the project's configuration (docs/configuration.md): the environment, then the
+`.env` file
 at the project root, exactly as the command line reads them.
 """
 
@@ -33,10 +34,10 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
 
 DAG_ID = "spotify_elt"
 TAGS = ["spotify", "elt", "dbt"]
-# WATCHER, by measurement (scripts/benchmark_dag.py, README "Figures"): one `dbt build` in a
-# producer task, and per-model tasks that report each model's and its tests' results. LOCAL runs
-# dbt once per task: each task process imports dbt and parses the project again (about 3 s), and
-# on DuckDB they run one at a time, which made a run on the demo data take over 3 minutes.
+# WATCHER, by measurement (docs/figures.md, "The DAG"): one `dbt build` in a producer task, and
+# per-model tasks that report each model's and its tests' results. LOCAL runs dbt once per task:
+# each task process imports dbt and parses the project again (about 3 s), and on DuckDB they run
+# one at a time, which made a run on the demo data take over 3 minutes.
 EXECUTION_MODE = ExecutionMode.WATCHER
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # Cosmos's name for the task that runs `dbt build`
 
@@ -77,14 +78,14 @@ def dag_args() -> dict[str, Any]:
 
 
 def _publish_dbt_environment(context: Any) -> None:
-    from ingestion.transform import publish_dbt_environment
     from ingestion.warehouse import keep_duckdb_files_private
+    from spotify_elt.transform import publish_dbt_environment
 
     publish_dbt_environment(settings())
     # Cosmos runs dbt in this task's process, and dbt-duckdb may create the warehouse's files.
     keep_duckdb_files_private(settings())
     # No dbt unit tests in the DAG's dbt commands (the build, or a model's `dbt test`), for the
-    # reason `spotify-elt transform` leaves them out (ingestion/transform.py `build`).
+    # reason `spotify-elt transform` leaves them out (spotify_elt/transform.py `build`).
     os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
 
 
@@ -92,8 +93,8 @@ def cosmos_args() -> dict[str, Any]:
     """The `DbtTaskGroup`'s configuration."""
     if not MANIFEST_PATH.exists():  # an import error in the UI, saying what to do
         raise FileNotFoundError(
-            f"{MANIFEST_PATH} is missing: run `python -m ingestion.local_airflow` (dbt parse) "
-            "in the project, as scripts/setup.sh and `spotify-elt airflow` do"
+            f"{MANIFEST_PATH} is missing: run `python -m spotify_elt.scheduling.local_airflow` "
+            "(dbt parse) in the project, as scripts/setup.sh and `spotify-elt airflow` do"
         )
     return {
         "project_config": ProjectConfig(

@@ -1,5 +1,5 @@
-"""`python -m ingestion` is `spotify-elt`."""
+"""`python -m ingestion` is kept as an alias of `python -m spotify_elt` (`spotify-elt`)."""
 
-from ingestion.cli import main
+from spotify_elt.cli import main
 
 main()

@@ -1,6 +1,7 @@
 """One source of configuration for the loader, dbt and the DAG: environment variables and `.env`.
 
-DESIGN §3 lists the variables; `dbt_project/profiles.yml` reads the same names with `env_var()`.
+docs/configuration.md lists the variables; `dbt_project/profiles.yml` reads the same names with
+`env_var()`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Settings(BaseSettings):
     # listener's 15-year Extended history is about 300 MB; a million records about 800 MB.
     import_max_bytes: int = Field(4 * 1024**3, alias="SPOTIFY_ELT_IMPORT_MAX_BYTES", gt=0)
 
-    # The Airflow DAG (dags/spotify_elt.py): a cron expression or preset such as "@hourly".
+    # The Airflow DAG (dags/spotify_elt_dag.py): a cron expression or preset such as "@hourly".
     # Spotify keeps only the latest 50 plays, so keep polls under two hours apart.
     schedule: str = Field("*/30 * * * *", alias="SPOTIFY_ELT_SCHEDULE")
     # Retries of the DAG's own tasks (extract, docs), waiting 1 min, then 2, 4, ... (exponential

@@ -57,3 +57,7 @@ def _escape(character: str) -> str:
 
 class WarehouseBusyError(WarehouseError):
     """Another session or process holds what this needs: another run, a lock held too long."""
+
+
+class ExportError(SpotifyEltError):
+    """The export cannot be imported as it is: the line names the file (and record)."""

@@ -1,4 +1,5 @@
-"""The raw layer: table definitions and every SQL statement the loader runs (DESIGN §4.2).
+"""The raw layer: table definitions and every SQL statement the loader runs against it (its
+contract: docs/design.md, "Raw layer").
 
 The only module that talks SQL. One SQLAlchemy Core model serves DuckDB, PostgreSQL and SQL
 Server; each load is one transaction, so a failure or a kill leaves the warehouse as it was.
@@ -7,14 +8,13 @@ Server; each load is one transaction, so a failure or a kill leaves the warehous
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from sqlalchemy.schema import CreateColumn
 from ingestion import running
 from ingestion.config import Settings
 from ingestion.errors import WarehouseBusyError, WarehouseError
+from ingestion.rules import PRIVATE_FIELDS, without_private_fields_sql
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,6 @@ def configure_import_duckdb(connection: Any, temp_directory: Path | None = None)
 
 
 _DUCKDB_HEADER_BYTES = 3 * 4096
-_IMPORT_CHUNK_ROWS = 10_000
 _MIGRATION_PAGE_ROWS = 10_000
 
 
@@ -378,8 +378,6 @@ def _add_missing_columns(connection: Connection) -> dict[str, list[str]]:
 def _remove_private_fields(connection: Connection) -> None:
     """Remove from the stored export records the fields an import now leaves out: versions
     before `repeats` kept the location fields of older Extended records."""
-    from ingestion.export import PRIVATE_FIELDS, without_private_fields_sql
-
     table = f"{RAW_SCHEMA}.{streaming_history.name}"
     patterns = {f"field_{number}": f'%"{name}"%' for number, name in enumerate(PRIVATE_FIELDS)}
     named = " or ".join(f"record like :{parameter}" for parameter in patterns)
@@ -913,8 +911,9 @@ class Warehouse:
         return dataclasses.replace(batch, status="undone", rows_inserted=int(removed))
 
     @contextmanager
-    def export_landing(self, workdir: Path) -> Iterator[ExportLanding]:
-        """One import's transaction and the DuckDB connection that reads the export files.
+    def export_reader(self, workdir: Path) -> Iterator[tuple[Connection, Any]]:
+        """One import's transaction and the DuckDB connection that reads the export files
+        (`ingestion.export.landing` lands through them).
 
         On DuckDB that is the warehouse's own connection, so records go from the files into
         `raw` in one statement; elsewhere an in-memory DuckDB streams them to the server.
@@ -935,7 +934,7 @@ class Warehouse:
                 reader = local = duckdb.connect()
                 configure_import_duckdb(reader, workdir)
             try:
-                yield ExportLanding(self, connection, reader)
+                yield connection, reader
             except _landing_errors() as error:
                 raise _warehouse_error(error, self.settings) from None
             finally:
@@ -990,304 +989,3 @@ class Warehouse:
         query = sa.select(load_batches).order_by(load_batches.c.started_at)
         with self.transaction() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
-
-
-@dataclass(frozen=True)
-class Landed:
-    """What `ExportLanding.insert_records` did."""
-
-    inserted: int  # rows inserted: the keys the user did not have, each once
-    # Of them, records that are plays (the selects' is_play): counted on servers only, on
-    # DuckDB the import counts them in what landed (`aggregate_batch`).
-    plays: int | None
-    repeats: int  # records left out as identical to one inserted (their `repeats`)
-    # Rows the selects gave that were not left out as present (a key twice counted twice);
-    # counted on DuckDB only (elsewhere the server leaves out the repeats unseen).
-    selected: int | None
-
-
-@dataclass(frozen=True)
-class Regrouping:
-    """How an import keys the records that share a key (`ingestion.export.regroup`).
-
-    - `regroup`: given (source_file, key, record, ...) rows of keys shared in an export, and
-      a lookup of the user's stored records by key, the rows to land instead, as
-      (source_file, key, record, repeats, ...);
-    - `scope`: DuckDB SQL naming the export of the row whose file is `source_file`;
-    - `shared_keys`: the keys the check found shared within an export; None when the import
-      was not checked first (a user's first import into DuckDB: nothing of theirs is there).
-    """
-
-    regroup: Callable[
-        [Iterable[Sequence[Any]], Callable[[Collection[str]], Mapping[str, str]]],
-        list[tuple[Any, ...]],
-    ]
-    scope: str
-    shared_keys: Collection[str] | None = None
-
-
-class ExportLanding:
-    """Lands the records an import selected, inside the import's one transaction."""
-
-    def __init__(self, warehouse: Warehouse, connection: Connection, reader: Any) -> None:
-        self.warehouse = warehouse
-        self.connection = connection
-        self.reader = reader  # a DuckDB connection: it runs the SQL of `ingestion.export`
-
-    def has_history(self, user_id: str) -> bool:
-        """Whether the user has records from an export already."""
-        query = sa.select(streaming_history.c.user_id).where(streaming_history.c.user_id == user_id)
-        return self.connection.execute(query.limit(1)).first() is not None
-
-    def insert_records(self, selects: Sequence[str], batch: Batch, keys: Regrouping) -> Landed:
-        """Insert the selected records whose key the user does not have yet.
-
-        Each select yields (source_file, record_key, record), and on servers is_play. Records
-        that share a key in an export are landed as `keys.regroup` says; a key in two exports
-        of one import (two overlapping exports at once) lands once, from the least file name.
-        """
-        user_id = batch.user_id or ""
-        loaded_at = utc_now()
-        dialect = self.connection.dialect.name
-        if dialect == "duckdb":
-            return self._land_in_duckdb(selects, user_id, batch.batch_id, loaded_at, keys)
-        assert keys.shared_keys is not None, "a server's import is always checked first"
-        self._stage(selects, dialect, keys, user_id)
-        return self._insert_staged(user_id, batch.batch_id, loaded_at)
-
-    def aggregate_batch(
-        self, batch_id: str, aggregates: str, source_files: Sequence[str] | None
-    ) -> tuple[Any, ...]:
-        """The row of `aggregates` (SQL over `record`) over the batch's landed records (DuckDB),
-        those of `source_files` only unless it is None."""
-        table = f"{RAW_SCHEMA}.{streaming_history.name}"
-        where = "_batch_id = ?"
-        parameters: list[Any] = [batch_id]
-        if source_files is not None:
-            where += " and list_contains(?, source_file)"
-            parameters.append(list(source_files))
-        (row,) = self.reader.execute(
-            f"select {aggregates} from {table} where {where}", parameters
-        ).fetchall()
-        return tuple(row)
-
-    def add_batch(self, batch: Batch) -> None:
-        """The import's `raw.load_batches` row, in its transaction."""
-        self.warehouse._insert_batch(self.connection, batch)
-
-    def _land_in_duckdb(
-        self, selects: Sequence[str], user_id: str, batch_id: str, loaded_at: datetime,
-        keys: Regrouping,
-    ) -> Landed:  # fmt: skip
-        table = f"{RAW_SCHEMA}.{streaming_history.name}"
-        columns = "source_file, record_key, record, user_id, _batch_id, _loaded_at"
-        present = f"select record_key from {table} where user_id = ?"
-        if keys.shared_keys:
-            # Shared keys land whatever is present: the rows regroup gives them are checked.
-            self._temporary_keys("import_shared_keys", keys.shared_keys)
-            present += " and record_key not in (select record_key from import_shared_keys)"
-        for select in selects:
-            self.reader.execute(
-                f"""
-                insert into {table} ({columns})
-                select source_file, record_key, record, ?, ?, ?
-                from ({select}) as new_records
-                where record_key not in ({present})
-                """,
-                [user_id, batch_id, loaded_at, user_id],
-            )
-        ((selected,),) = self.reader.execute(
-            f"select count(*) from {table} where _batch_id = ?", [batch_id]
-        ).fetchall()
-        # Keys landed more than once: shared within an export (regrouped), or by two exports.
-        twice = self.reader.execute(
-            f"select record_key from {table} where _batch_id = ? "
-            "group by record_key having count(*) > 1",
-            [batch_id],
-        ).fetchall()
-        if not (twice or keys.shared_keys):  # every selected row landed as it was
-            return Landed(int(selected), None, 0, int(selected))
-        if twice:
-            self._temporary_keys("import_keys_twice", [key for (key,) in twice])
-            self._regroup_in_duckdb(table, user_id, batch_id, loaded_at, keys)
-        # A key in two exports of the import lands once; one the user had, not again.
-        self.reader.execute(
-            f"""
-                delete from {table} as landed
-                where landed._batch_id = ? and (
-                    landed.rowid not in (
-                        select first(rowid order by source_file, record) from {table}
-                        where _batch_id = ? group by record_key
-                    )
-                    or landed.record_key in (
-                        select record_key from {table} where user_id = ? and _batch_id <> ?
-                    )
-                )
-                """,
-            [batch_id, batch_id, user_id, batch_id],
-        )
-        ((inserted, repeats),) = self.reader.execute(
-            f"select count(*), coalesce(sum(repeats), 0) from {table} where _batch_id = ?",
-            [batch_id],
-        ).fetchall()
-        return Landed(int(inserted), None, int(repeats), int(selected))
-
-    def _regroup_in_duckdb(
-        self, table: str, user_id: str, batch_id: str, loaded_at: datetime, keys: Regrouping
-    ) -> None:
-        """Land again, as `keys.regroup` says, the batch's records of keys that an export
-        shares (among `import_keys_twice`)."""
-        shared = self.reader.execute(
-            f"""
-            select record_key from {table}
-            where _batch_id = ? and record_key in (select record_key from import_keys_twice)
-            group by {keys.scope}, record_key having count(*) > 1
-            """,
-            [batch_id],
-        ).fetchall()
-        if not shared:
-            return
-        self._temporary_keys("import_regrouped_keys", [key for (key,) in shared])
-        in_shared = "record_key in (select record_key from import_regrouped_keys)"
-        rows = self.reader.execute(
-            f"select source_file, record_key, record from {table} "
-            f"where _batch_id = ? and {in_shared}",
-            [batch_id],
-        ).fetchall()
-        self.reader.execute(f"delete from {table} where _batch_id = ? and {in_shared}", [batch_id])
-
-        def stored(wanted: Collection[str]) -> dict[str, str]:
-            self._temporary_keys("import_wanted_keys", wanted)
-            return dict(
-                self.reader.execute(
-                    f"select record_key, record from {table} where user_id = ? "
-                    "and _batch_id <> ? and record_key in (select * from import_wanted_keys)",
-                    [user_id, batch_id],
-                ).fetchall()
-            )
-
-        columns = "source_file, record_key, record, repeats, user_id, _batch_id, _loaded_at"
-        self.reader.executemany(
-            f"insert into {table} ({columns}) values (?, ?, ?, ?, ?, ?, ?)",
-            [[*row[:4], user_id, batch_id, loaded_at] for row in keys.regroup(rows, stored)],
-        )
-
-    def _temporary_keys(self, name: str, keys: Iterable[str]) -> None:
-        self.reader.execute(
-            f"create or replace temporary table {name} as "
-            "select unnest(cast(? as varchar[])) as record_key",
-            [list(keys)],
-        )
-
-    def _rows(
-        self, selects: Sequence[str], keys: Regrouping, held: list[tuple[Any, ...]]
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """The selected rows as (source_file, record_key, record, repeats, is_play), but for
-        those of shared keys: they go to `held`, for `keys.regroup` once all are read."""
-        shared_keys = keys.shared_keys or ()
-        for select in selects:
-            result = self.reader.execute(select)
-            while rows := result.fetchmany(_IMPORT_CHUNK_ROWS):
-                if shared_keys:
-                    held += [row for row in rows if row[1] in shared_keys]
-                    rows = [row for row in rows if row[1] not in shared_keys]
-                yield [(*row[:3], 0, *row[3:]) for row in rows]
-
-    def _stored_records(self, user_id: str, keys: Collection[str]) -> dict[str, str]:
-        """The user's stored records of `keys`, by key (in chunks: SQL Server takes at most
-        2,100 parameters a statement)."""
-        found: dict[str, str] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 1000):
-            query = sa.select(streaming_history.c.record_key, streaming_history.c.record).where(
-                streaming_history.c.user_id == user_id,
-                streaming_history.c.record_key.in_(ordered[start : start + 1000]),
-            )
-            found.update((key, record) for key, record in self.connection.execute(query))
-        return found
-
-    def _stage(self, selects: Sequence[str], dialect: str, keys: Regrouping, user_id: str) -> None:
-        """Send the records to a temporary table on the server, in bulk: first those of keys
-        no other record of their export has, then, regrouped, the others (regrouping reads
-        the user's stored records, which it cannot while a COPY runs)."""
-        held: list[tuple[Any, ...]] = []
-        chunks = self._rows(selects, keys, held)
-        if dialect == "postgresql":
-            self.connection.exec_driver_sql(
-                "create temporary table import_records (source_file text, record_key text, "
-                "record text, repeats integer, is_play boolean) on commit drop"
-            )
-        else:
-            # SQL Server. database_default: a temp table takes tempdb's collation, which may
-            # not compare with the database's (Azure SQL).
-            self.connection.exec_driver_sql(
-                "create table #import_records (source_file nvarchar(400) collate database_default, "
-                "record_key varchar(64) collate database_default, "
-                "record nvarchar(max) collate database_default, repeats int, is_play bit)"
-            )
-        self._send(dialect, chunks)
-        if held:
-            lookup = functools.partial(self._stored_records, user_id)
-            self._send(dialect, iter([keys.regroup(held, lookup)]))
-
-    def _send(self, dialect: str, chunks: Iterator[list[tuple[Any, ...]]]) -> None:
-        columns = "source_file, record_key, record, repeats, is_play"
-        if dialect == "postgresql":
-            psycopg_connection: Any = self.connection.connection.driver_connection
-            with (
-                psycopg_connection.cursor() as cursor,
-                cursor.copy(f"copy import_records ({columns}) from stdin") as copy,
-            ):
-                for rows in chunks:
-                    for row in rows:
-                        copy.write_row(row)
-            return
-        # The engine has fast_executemany, so each chunk is one round trip.
-        for rows in chunks:
-            if rows:
-                self.connection.exec_driver_sql(
-                    f"insert into #import_records ({columns}) values (?, ?, ?, ?, ?)", rows
-                )
-
-    def _insert_staged(self, user_id: str, batch_id: str, loaded_at: datetime) -> Landed:
-        mssql = self.connection.dialect.name == "mssql"
-        staged = "#import_records" if mssql else "import_records"
-        table = f"{RAW_SCHEMA}.{streaming_history.name}"
-        # The rows to insert: one of each key (the least file's), none the user has.
-        new_rows = f"""
-                select *
-                from (
-                    select
-                        source_file, record_key, record, repeats, is_play,
-                        row_number() over (
-                            partition by record_key order by source_file, record
-                        ) as copy
-                    from {staged}
-                ) as staged
-                where copy = 1 and not exists (
-                    select 1 from {table} as present
-                    where present.user_id = :owner and present.record_key = staged.record_key
-                )"""
-        is_play = "is_play = 1" if mssql else "is_play"
-        inserted, plays, repeats = self.connection.execute(
-            sa.text(
-                f"select count(*), sum(case when {is_play} then 1 else 0 end), sum(repeats) "
-                f"from ({new_rows}) as new_rows"
-            ),
-            {"owner": user_id},
-        ).one()
-        self.connection.execute(
-            sa.text(
-                f"""
-                insert into {table}
-                    (source_file, record_key, record, repeats, user_id, _batch_id, _loaded_at)
-                select source_file, record_key, record, repeats, :user_id, :batch_id, :loaded_at
-                from ({new_rows}) as new_rows
-                """
-            ),
-            # Two names for one value: PostgreSQL types each placeholder from one use.
-            {"user_id": user_id, "owner": user_id, "batch_id": batch_id, "loaded_at": loaded_at},
-        )
-        if mssql:  # no ON COMMIT DROP: the pool keeps it
-            self.connection.exec_driver_sql("drop table #import_records")
-        return Landed(int(inserted), int(plays or 0), int(repeats or 0), None)

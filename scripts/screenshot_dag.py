@@ -20,7 +20,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from ingestion.config import PROJECT_ROOT
-from ingestion.local_airflow import DAG_ID, standalone
+from spotify_elt.scheduling.local_airflow import DAG_ID, standalone
 
 DEFAULT_OUTPUT = PROJECT_ROOT / "docs" / "images" / "airflow_dag_graph.png"
 PORT = 8097

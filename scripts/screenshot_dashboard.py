@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Route, ViewportSize, sync_playwright
 
 from ingestion.config import PROJECT_ROOT
-from ingestion.dashboard.server import port_in_use, serve
+from spotify_elt.dashboard.server import port_in_use, serve
 
 DEFAULT_OUTPUT = PROJECT_ROOT / "docs" / "images" / "dashboard_overview.png"
 PORT = 8598
@@ -47,7 +47,7 @@ def build_demo(directory: Path) -> dict[str, str]:
         "DBT_LOG_PATH": str(directory / "dbt_logs"),
     }
     subprocess.run(
-        [sys.executable, "-m", "ingestion", "demo"], env=environment, cwd=directory,
+        [sys.executable, "-m", "spotify_elt", "demo"], env=environment, cwd=directory,
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return environment

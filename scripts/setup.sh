@@ -79,7 +79,7 @@ sync_environment() {
     # The Airflow DAG renders its tasks from dbt's manifest: keep it in step with the models.
     say "parsing the dbt project for the Airflow DAG (dbt parse)"
     local output
-    if ! output="$("$ROOT/.venv/bin/python" -m ingestion.local_airflow 2>&1)"; then
+    if ! output="$("$ROOT/.venv/bin/python" -m spotify_elt.scheduling.local_airflow 2>&1)"; then
         printf '%s\n' "$output" >&2
         die "dbt parse failed (above); fix the dbt project and run this again"
     fi

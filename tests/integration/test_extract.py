@@ -239,7 +239,7 @@ KILL_BEFORE_COMMIT = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     warehouse.Warehouse._insert_batch = kill_before_commit
-    from ingestion.cli import main
+    from spotify_elt.cli import main
     sys.argv = ["spotify-elt", "extract"]
     main()
     """

@@ -479,7 +479,7 @@ def test_progress_bar_only_on_a_terminal(
     child_env = {**base_environment(), **env, "COLUMNS": "120"}
     child_env["SPOTIFY_ELT_DUCKDB_PATH"] = str(tmp_path / "other.duckdb")
     completed = subprocess.run(
-        [sys.executable, "-m", "ingestion", "import", "--user", USER, str(archive)],
+        [sys.executable, "-m", "spotify_elt", "import", "--user", USER, str(archive)],
         env=child_env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=terminal, timeout=120, check=False,
     )  # fmt: skip

@@ -66,7 +66,7 @@ def start(arguments: tuple[str, ...], env: dict[str, str], cwd: Path) -> Child:
     stdout = tempfile.TemporaryFile()  # noqa: SIM115
     stderr = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", *arguments], env=child_env, cwd=cwd,
+        [sys.executable, "-m", "spotify_elt", *arguments], env=child_env, cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
     )  # fmt: skip
     return Child(process, stdout, stderr)

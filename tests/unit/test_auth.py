@@ -21,7 +21,7 @@ REDIRECT_URI = "http://127.0.0.1:8888/callback"
 def authorise_interactively(env: dict[str, str], cwd: Path, stand_in: SpotifyStandIn) -> CliResult:
     """Answer `spotify-elt auth` like a person: read its URL, approve, paste the redirect."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "auth"],
+        [sys.executable, "-m", "spotify_elt", "auth"],
         env={**base_environment(), **env, "COLUMNS": "400"},
         cwd=cwd,
         stdin=subprocess.PIPE,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from ingestion.errors import SpotifyEltError
-from ingestion.servers import started, stop_session, wait_for_health
+from spotify_elt.servers import started, stop_session, wait_for_health
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAG_ID = "spotify_elt"
@@ -93,7 +93,7 @@ def parse_dbt_project(settings: Settings) -> Path:
     It has a folder of its own: every other dbt command rewrites `target/manifest.json`, and
     the DAG processor could read it half-written.
     """
-    from ingestion.transform import run_dbt
+    from spotify_elt.transform import run_dbt
 
     run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent))
     return MANIFEST_PATH

@@ -1,4 +1,5 @@
-"""`spotify-elt`: the command line (DESIGN §4.1). Expected failures end in one line, exit 1."""
+"""`spotify-elt`: the command line (docs/design.md, "Command line"). Expected failures end in one
+line, exit 1."""
 
 from __future__ import annotations
 
@@ -214,7 +215,7 @@ def transform(
     ] = False,
 ) -> None:
     """Run `dbt build` on the configured target."""
-    from ingestion.transform import build
+    from spotify_elt.transform import build
 
     build(_settings(), full_refresh=full_refresh)
 
@@ -225,7 +226,7 @@ def run() -> None:
     """The main job: extract, then transform (also when one user's extract failed)."""
     settings = _settings()
     extracted = _extract(settings)
-    from ingestion.transform import build
+    from spotify_elt.transform import build
 
     build(settings)
     if not extracted:
@@ -236,9 +237,9 @@ def run() -> None:
 @command
 def demo() -> None:
     """The main job on bundled sample data into DuckDB: no Spotify account, no network."""
-    from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
-    from ingestion.transform import build, generate_docs
     from ingestion.warehouse import Warehouse
+    from spotify_elt.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
+    from spotify_elt.transform import build, generate_docs
 
     configured = _settings()
     settings = configured.model_copy(
@@ -278,8 +279,8 @@ def demo() -> None:
 @command
 def docs() -> None:
     """Write the static dbt docs site and say where it is."""
-    from ingestion.transform import generate_docs
     from ingestion.warehouse import check_reachable
+    from spotify_elt.transform import generate_docs
 
     settings = _settings()
     check_reachable(settings)
@@ -432,11 +433,11 @@ def _counted(count: int, thing: str) -> str:
 @command
 def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501) -> None:
     """Serve the dashboard (Streamlit) on loopback; Ctrl-C stops it."""
-    from ingestion.dashboard.server import serve
     from ingestion.warehouse import describe_target
+    from spotify_elt.dashboard.server import serve
 
     settings = _settings()  # a bad setting is one line here, before anything starts
-    # Streamlit runs as a child process (ingestion/dashboard/server.py says why). `kill` and a
+    # Streamlit runs as a child process (spotify_elt/dashboard/server.py says why). `kill` and a
     # closed terminal stop it as Ctrl-C does (`command` makes them KeyboardInterrupt).
     try:
         with serve(port) as served:
@@ -459,7 +460,7 @@ def airflow(
     port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8080,
 ) -> None:
     """Start a project-local Airflow (`airflow standalone`) with the DAG and the dbt docs."""
-    from ingestion import local_airflow
+    from spotify_elt.scheduling import local_airflow
 
     settings = _settings()
     home = local_airflow.airflow_home()
@@ -467,7 +468,7 @@ def airflow(
     local_airflow.parse_dbt_project(settings)
     if not local_airflow.docs_exist():
         err.print("Writing the dbt docs site for the UI (dbt docs generate) …")
-        from ingestion.transform import generate_docs
+        from spotify_elt.transform import generate_docs
 
         generate_docs(settings)
     login = local_airflow.password(home)

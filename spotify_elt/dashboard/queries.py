@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement
 
 SCHEMA = "marts"
-UNKNOWN_SK = "-1"  # every dimension's unknown member (DESIGN §4.3)
+UNKNOWN_SK = "-1"  # every dimension's unknown member (docs/design.md, "Marts")
 
 RankBy = Literal["plays", "minutes"]
 

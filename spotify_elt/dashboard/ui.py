@@ -14,15 +14,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingestion.config import Settings
-from ingestion.dashboard.connection import (
+from ingestion.warehouse import engine_url
+from spotify_elt.dashboard.connection import (
     WarehouseUnavailableError,
     check_marts,
     create_engine,
     explain,
     missing_warehouse,
 )
-from ingestion.dashboard.queries import QUERIES, Filters, users
-from ingestion.warehouse import engine_url
+from spotify_elt.dashboard.queries import QUERIES, Filters, users
 
 # Results are reused for this long (and dropped as soon as a DuckDB file changes): a scheduled
 # run shows up within a minute, and moving between pages costs no query.

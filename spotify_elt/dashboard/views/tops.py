@@ -7,7 +7,7 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
-from ingestion.dashboard import charts, ui
+from spotify_elt.dashboard import charts, ui
 
 chosen = ui.filters()
 ui.page_header("Tops", chosen)

@@ -9,7 +9,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ingestion.config import Settings
-from ingestion.dashboard.queries import REQUIRED_TABLES, SCHEMA, users
 from ingestion.errors import SpotifyEltError
 from ingestion.warehouse import (
     connect_timed_out,
@@ -20,9 +19,10 @@ from ingestion.warehouse import (
     query_timed_out,
 )
 from ingestion.warehouse import create_engine as create_warehouse_engine
+from spotify_elt.dashboard.queries import REQUIRED_TABLES, SCHEMA, users
 
 # Seconds a dashboard query may run on a server: every query takes well under a second on a
-# million plays (README "The dashboard"), so one that runs this long is stuck (or queued
+# million plays (docs/figures.md, "Dashboard"), so one that runs this long is stuck (or queued
 # behind a build's lock), and the page says so instead of spinning.
 QUERY_TIMEOUT_SECONDS = 30
 

@@ -6,7 +6,7 @@ the server no longer dies with the command's terminal or process group: `started
 and everything it starts, to the command's life instead, whatever ends the command (`kill -9`
 included).
 
-`python -m ingestion.servers SESSION` is the guard `started` runs beside each server.
+`python -m spotify_elt.servers SESSION` is the guard `started` runs beside each server.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def started(
         guard = subprocess.Popen(
             # -P: no module from the working directory; its own session: no Ctrl-C from the
             # terminal, which would end it before it has anything to do.
-            [sys.executable, "-P", "-m", "ingestion.servers", str(process.pid)],
+            [sys.executable, "-P", "-m", "spotify_elt.servers", str(process.pid)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ingestion.dashboard import charts, ui
+from spotify_elt.dashboard import charts, ui
 
 chosen = ui.filters()
 ui.page_header(

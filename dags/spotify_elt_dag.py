@@ -1,6 +1,7 @@
 """Every 30 minutes: extract each authorised user ▸ every dbt model and its tests ▸ the docs site.
 
-Wiring only (DESIGN §4.4); every setting is in `spotify_elt_config.py` beside this file.
+Wiring only (what a run does: docs/scheduling.md); every setting is in `spotify_elt_config.py`
+beside this file.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from cosmos import DbtTaskGroup
 def spotify_elt() -> None:
     @task
     def authorised_users() -> list[str]:
-        from ingestion.orchestration import authorised_users
+        from spotify_elt.scheduling.tasks import authorised_users
 
         return authorised_users(config.settings())
 
     # One user at a time: each extract writes the warehouse (DuckDB allows one writer).
     @task(map_index_template="{{ user }}", max_active_tis_per_dag=1)
     def extract(user: str) -> dict[str, Any]:
-        from ingestion.orchestration import extract_user
+        from spotify_elt.scheduling.tasks import extract_user
 
         get_current_context()["user"] = user  # type: ignore[typeddict-unknown-key]
         return extract_user(config.settings(), user)
@@ -33,7 +34,7 @@ def spotify_elt() -> None:
     @task(trigger_rule="all_done", retries=0)  # a retry would only find the same loads
     def source_freshness() -> None:
         """Fails the run when the last successful load is older than the sources allow."""
-        from ingestion.transform import run_dbt
+        from spotify_elt.transform import run_dbt
 
         run_dbt(config.settings(), "source", "freshness")
 
@@ -47,7 +48,7 @@ def spotify_elt() -> None:
 
     @task
     def docs() -> str:
-        from ingestion.transform import generate_docs
+        from spotify_elt.transform import generate_docs
 
         return str(generate_docs(config.settings()))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
-from ingestion.dashboard import charts, ui
+from spotify_elt.dashboard import charts, ui
 
 chosen = ui.filters()
 ui.page_header("Discoveries", chosen, note="first plays of 30 s or more")

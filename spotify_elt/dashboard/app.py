@@ -8,9 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from ingestion.config import load_settings
-from ingestion.dashboard import ui
-from ingestion.dashboard.connection import WarehouseUnavailableError
 from ingestion.errors import ConfigError
+from spotify_elt.dashboard import ui
+from spotify_elt.dashboard.connection import WarehouseUnavailableError
 
 VIEWS = Path(__file__).with_name("views")
 # No page icons: Streamlit fetches Material icons from Google's font servers, and nothing may

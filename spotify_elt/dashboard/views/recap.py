@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ingestion.dashboard import charts, ui
+from spotify_elt.dashboard import charts, ui
 
 chosen = ui.filters()
 ui.page_header("Recap", chosen)

@@ -1,4 +1,4 @@
-"""What the Airflow DAG's own tasks do (dags/spotify_elt.py): the same code as the command line."""
+"""What the Airflow DAG's own tasks do (dags/spotify_elt_dag.py): the command line's code."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.errors import SpotifyEltError
-from ingestion.servers import started, wait_for_health
+from spotify_elt.servers import started, wait_for_health
 
 APP = Path(__file__).with_name("app.py")
 HOST = "127.0.0.1"
