@@ -1,7 +1,7 @@
 """Benchmark the Airflow DAG: parse time and a whole scheduled run on the demo data (not a test).
 
-Three variants of `dags/spotify_elt.py` run one after the other, each from a dags folder of its
-own in a temporary directory: copies of `spotify_elt.py` and `spotify_elt_config.py` (their
+Three variants of `dags/spotify_elt_dag.py` run one after the other, each from a dags folder of its
+own in a temporary directory: copies of `spotify_elt_dag.py` and `spotify_elt_config.py` (their
 `PROJECT_ROOT` line pointed back at this repository, since it resolves from the file's place),
 so all three render the same dbt project:
 
@@ -80,8 +80,10 @@ import duckdb
 
 from benchmarks.common import machine_description, positive, problems_section, progress
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
-from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
-from ingestion.local_airflow import (
+from ingestion.spotify import SCOPE, TokenFile
+from ingestion.warehouse import Warehouse
+from spotify_elt.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
+from spotify_elt.scheduling.local_airflow import (
     DAG_ID,
     DAGS_FOLDER,
     airflow_environment,
@@ -89,8 +91,6 @@ from ingestion.local_airflow import (
     stop,
     wait_until_ready,
 )
-from ingestion.spotify import SCOPE, TokenFile
-from ingestion.warehouse import Warehouse
 from tests.support.stand_in import SpotifyStandIn
 from tests.support.web_api import play_item
 
@@ -295,7 +295,7 @@ def write_dags_folder(variant: str, folder: Path) -> str:
         )
         config += COSMOS_DEFAULTS.replace("@DBT@", repr(str(DBT)))
     (folder / "spotify_elt_config.py").write_text(config, encoding="utf-8")
-    shutil.copyfile(DAGS_FOLDER / "spotify_elt.py", folder / "spotify_elt.py")
+    shutil.copyfile(DAGS_FOLDER / "spotify_elt_dag.py", folder / "spotify_elt_dag.py")
     ignore = DAGS_FOLDER / ".airflowignore"
     if ignore.exists():  # keeps the settings module from being parsed as a DAG file
         shutil.copyfile(ignore, folder / ".airflowignore")
@@ -391,7 +391,7 @@ def parse_dbt_project(fixture: Fixture) -> None:
     environment = with_venv_path({**clean_environment(), **spotify_environment(fixture)})
     program = (
         "from ingestion.config import load_settings\n"
-        "from ingestion.local_airflow import parse_dbt_project\n"
+        "from spotify_elt.scheduling.local_airflow import parse_dbt_project\n"
         "parse_dbt_project(load_settings())\n"
     )
     run_checked([sys.executable, "-c", program], environment, fixture.directory, "dbt parse")
@@ -436,7 +436,7 @@ def variant_environment(
 
 
 def measure_parse(environment: dict[str, str], dags_folder: Path, cwd: Path) -> Parse:
-    command = [sys.executable, "-c", PARSE_PROGRAM, str(dags_folder), "spotify_elt.py"]
+    command = [sys.executable, "-c", PARSE_PROGRAM, str(dags_folder), "spotify_elt_dag.py"]
     completed = run_checked(command, environment, cwd, "parsing the DAG", PARSE_TIMEOUT)
     for line in completed.stdout.splitlines():
         if line.startswith(PARSE_MARKER):
@@ -537,7 +537,7 @@ def leave_dbt_state_as_a_run_does(environment: dict[str, str], directory: Path) 
     """
     program = (
         "from ingestion.config import load_settings\n"
-        "from ingestion.transform import run_dbt\n"
+        "from spotify_elt.transform import run_dbt\n"
         "run_dbt(load_settings(), 'parse')\n"
     )
     run_checked([sys.executable, "-c", program], environment, directory, "dbt parse")
@@ -700,7 +700,7 @@ def report(results: Sequence[VariantResult], fixture: Fixture, parse_repeats: in
             )
         lines.append("")
     lines.append(
-        f"Parse: the DagBag's duration for `spotify_elt.py`, median of {parse_repeats} fresh"
+        f"Parse: the DagBag's duration for `spotify_elt_dag.py`, median of {parse_repeats} fresh"
         " processes (Airflow and the file's Airflow modules imported first, as in the DAG"
         " processor); tasks: the parsed DAG's. Run: one triggered run of `airflow standalone`"
         " (LocalExecutor, SQLite), `dag_run` start to end, on the demo data (raw layer loaded,"

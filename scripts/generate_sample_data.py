@@ -57,7 +57,7 @@ from tests.support.web_api import (
 )
 
 # Where the generated files go: the demo loads them from there.
-OUT_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "sample_data"
+OUT_DIR = Path(__file__).resolve().parent.parent / "spotify_elt" / "sample_data"
 PERSONAS = tomllib.loads(
     Path(__file__).with_name("sample_personas.toml").read_text(encoding="utf-8")
 )

@@ -29,14 +29,14 @@ import psutil
 import pytest
 
 from ingestion.config import DBT_PROJECT_DIR
-from ingestion.local_airflow import (
+from ingestion.spotify import SCOPE, TokenFile
+from spotify_elt.scheduling.local_airflow import (
     DAG_ID,
     DAGS_FOLDER,
     DOCS_PROJECT,
     MANIFEST_PATH,
     airflow_environment,
 )
-from ingestion.spotify import SCOPE, TokenFile
 from tests.support.cli import CLIENT_ID, CLIENT_SECRET, base_environment
 from tests.support.processes import LOOPBACK, kill_all, outliving, process_tree, tcp_listeners
 from tests.support.stand_in import SpotifyStandIn
@@ -125,8 +125,8 @@ def test_the_dag_loads_with_one_task_per_model_after_every_extract(
     inspected = inspect_dag(tmp_path)
     assert inspected["import_errors"] == {}
     # The settings module beside the DAG is skipped (.airflowignore), not parsed as a DAG file.
-    assert list(inspected["files"]) == ["spotify_elt.py"]
-    record_property("dag_parse_seconds", inspected["files"]["spotify_elt.py"])
+    assert list(inspected["files"]) == ["spotify_elt_dag.py"]
+    record_property("dag_parse_seconds", inspected["files"]["spotify_elt_dag.py"])
     assert Path(inspected["manifest"]) == MANIFEST_PATH
 
     dag = inspected["dag"]
@@ -215,7 +215,7 @@ def test_the_manifest_is_in_step_with_the_models(tmp_path: Path) -> None:
     fresh = fingerprint(tmp_path / "target" / "manifest.json")
     assert fresh, "dbt parse found no nodes"
     assert fingerprint(MANIFEST_PATH) == fresh, (
-        "dags/ renders from a stale manifest: run `python -m ingestion.local_airflow` "
+        "dags/ renders from a stale manifest: run `python -m spotify_elt.scheduling.local_airflow` "
         "(scripts/setup.sh does) to parse the dbt project again"
     )
 
@@ -495,7 +495,7 @@ def local_airflow(tmp_path: Path) -> Iterator[LocalAirflow]:
         "COLUMNS": "200",
     }
     child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "airflow", "--port", str(port)], env=env,
+        [sys.executable, "-m", "spotify_elt", "airflow", "--port", str(port)], env=env,
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     tree: list[psutil.Process] = []

@@ -32,12 +32,12 @@ from PIL import Image, ImageChops
 from sqlalchemy.dialects import mssql
 from streamlit.testing.v1 import AppTest
 
-from ingestion.dashboard import queries
-from ingestion.dashboard.connection import create_engine
-from ingestion.dashboard.queries import QUERIES, Filters
-from ingestion.dashboard.ui import markdown_text
-from ingestion.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Warehouse
+from spotify_elt.dashboard import queries
+from spotify_elt.dashboard.connection import create_engine
+from spotify_elt.dashboard.queries import QUERIES, Filters
+from spotify_elt.dashboard.ui import markdown_text
+from spotify_elt.demo import SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from tests.support.cli import base_environment, run_cli, settings_from
 from tests.support.databases import PostgresServer, postgres_database
 from tests.support.processes import (
@@ -500,7 +500,7 @@ def served(demo_warehouse: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Po
     port = free_port()
     env = {**base_environment(), "SPOTIFY_ELT_DUCKDB_PATH": str(demo_warehouse), "COLUMNS": "200"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "dashboard", "--port", str(port)], env=env,
+        [sys.executable, "-m", "spotify_elt", "dashboard", "--port", str(port)], env=env,
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -608,7 +608,7 @@ def test_the_dashboard_listens_on_loopback_only_and_dies_with_its_command(
            "SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "none.duckdb")}  # fmt: skip
     with (tmp_path / "stderr.txt").open("w") as stderr:  # Streamlit's too: it inherits it
         child = subprocess.Popen(
-            [sys.executable, "-m", "ingestion", "dashboard", "--port", str(port)], env=env,
+            [sys.executable, "-m", "spotify_elt", "dashboard", "--port", str(port)], env=env,
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )  # fmt: skip
     tree: list[psutil.Process] = []

@@ -22,8 +22,8 @@ import sqlglot
 
 import ingestion.warehouse as warehouse_module
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from ingestion.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from ingestion.warehouse import Batch, Play, Warehouse, engine_url, new_batch_id, utc_now
+from spotify_elt.demo import SAMPLE_DIR, SAMPLE_TIMEZONES, load_sample_data, load_sample_exports
 from tests.support.cli import base_environment, run_cli, settings_from
 from tests.support.databases import PostgresServer, postgres_database, sqlserver_database
 
@@ -192,7 +192,7 @@ def built(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 def test_dbt_unit_tests_pass(built: dict[str, str], tmp_path: Path) -> None:
-    """`spotify-elt transform` leaves dbt's unit tests out (ingestion/transform.py): here they
+    """`spotify-elt transform` leaves dbt's unit tests out (spotify_elt/transform.py): here they
     run on each warehouse, over its built marts (dbt reads their column types)."""
     environment = {
         **base_environment(),

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestion.demo import SAMPLE_DIR
 from ingestion.warehouse import Warehouse
+from spotify_elt.demo import SAMPLE_DIR
 from tests.support.cli import CliResult, settings_from
 
 

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from ingestion.config import load_settings
-from ingestion.dashboard import queries
 from ingestion.errors import ConfigError
 from ingestion.warehouse import Warehouse, recently_played
+from spotify_elt.dashboard import queries
 from tests.support.cli import REFRESH_TOKEN, base_environment, run_cli, settings_from
 from tests.support.databases import PostgresServer
 from tests.support.processes import duckdb_file_held
@@ -134,7 +134,7 @@ def test_dbt_itself_gives_up_on_a_stalled_postgresql_within_its_connect_timeout(
     }
     as_the_dag_does = (
         "from ingestion.config import load_settings\n"
-        "from ingestion.transform import generate_docs\n"
+        "from spotify_elt.transform import generate_docs\n"
         "generate_docs(load_settings())\n"
     )
     command = [sys.executable, "-c", as_the_dag_does]
@@ -205,7 +205,7 @@ def test_a_second_transform_on_postgresql_fails_at_once_and_the_first_builds(
     database = postgres_env["SPOTIFY_ELT_POSTGRES_DATABASE"]
     first_env = {**base_environment(), **postgres_env, **dbt_paths(tmp_path, "first")}
     first = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "transform"], env=first_env, cwd=tmp_path,
+        [sys.executable, "-m", "spotify_elt", "transform"], env=first_env, cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -293,7 +293,7 @@ PAUSE_IN_THE_LANDING = textwrap.dedent(
         time.sleep(120)
 
     warehouse.Warehouse._insert_batch = pause
-    from ingestion.cli import main
+    from spotify_elt.cli import main
     sys.argv = ["spotify-elt", "extract"]
     main()
     """

@@ -58,7 +58,7 @@ def run_cli(
     """
     child_env = {**base_environment(), **env}
     child_env["COLUMNS"] = "200"  # keep rich from wrapping the one line we assert on
-    command = [sys.executable, "-m", "ingestion", *arguments]
+    command = [sys.executable, "-m", "spotify_elt", *arguments]
     if stdin is not None:
         child = subprocess.run(
             command, env=child_env, cwd=cwd, input=stdin, capture_output=True, text=True,

@@ -120,7 +120,7 @@ classified as (
     select
         *,
         case
-            -- ingestion/export.py counts a record as a play by the same fields (CONTENT_FIELDS).
+            -- ingestion/export/formats.py counts a record as a play by the same fields (CONTENT_FIELDS).
             when episode_uri is not null or show_name is not null then 'episode'
             when
                 audiobook_chapter_uri is not null or audiobook_uri is not null or audiobook_title is not null
