@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.cli import base_environment
 
 from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
+from tests.support.cli import base_environment
 
 BEFORE_THE_MARTS = {"staging", "intermediate"}
 
