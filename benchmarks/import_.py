@@ -33,7 +33,7 @@ This script:
    user agent): any failure ends the script with exit status 1;
 4. prints a Markdown table (wall-clock seconds from process start to exit, so Python's
    start-up and imports are included for every loader; records per second; peak RSS; the ratio
-   to DuckDB alone), whether the figures of DESIGN hold (ours at most 1.6 times DuckDB alone
+   to DuckDB alone), whether the targets hold (ours at most 1.6 times DuckDB alone
    over a million records, at most 500 MB of memory), the size of the export and machine and
    version information. MB are 10^6 bytes.
 
@@ -83,7 +83,7 @@ RECORDS_PER_FILE = 15_000
 USER_ID = "bench"
 OUTPUT_TAIL_LINES = 40
 
-# DESIGN's figures for a million records.
+# The targets for a million records (docs/figures.md, "Import").
 MAX_RATIO_TO_DUCKDB = 1.6
 MAX_PEAK_RSS_MB = 500.0
 
@@ -747,7 +747,7 @@ def report(results: Results) -> str:
         )
     lines += [
         "",
-        "DESIGN's figures at 1,000,000 records"
+        "The targets at 1,000,000 records"
         + ("" if records == 1_000_000 else f" (this run: {records:,}, so indicative only)")
         + ":",
         f"- ours \N{LESS-THAN OR EQUAL TO} {MAX_RATIO_TO_DUCKDB}\N{MULTIPLICATION SIGN} the time"

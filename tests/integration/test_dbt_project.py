@@ -29,8 +29,8 @@ from tests.support.databases import PostgresServer, postgres_database, sqlserver
 
 SAMPLE_ZONES = ",".join(f"{user}={zone}" for user, zone in SAMPLE_TIMEZONES.items())
 
-# DESIGN §4.3: the public names of the marts and the columns each has at least.
-DESIGN_COLUMNS = {
+# The public names of the marts and the columns each has at least (docs/design.md, "Marts").
+MART_COLUMNS = {
     "fct_plays": {
         "play_sk", "user_id", "user_sk", "played_at", "played_at_local", "date_key",
         "content_type", "track_sk", "context_sk", "ms_played", "is_ms_played_estimated",
@@ -93,7 +93,7 @@ def snapshot(env: dict[str, str], *, with_loaded_at: bool) -> dict[str, list[tup
     tables: dict[str, list[tuple[Any, ...]]] = {}
     try:
         with engine.connect() as connection:
-            for table in [*DESIGN_COLUMNS, *ANALYTICS_MARTS]:
+            for table in [*MART_COLUMNS, *ANALYTICS_MARTS]:
                 columns = [
                     column["name"]
                     for column in sa.inspect(connection).get_columns(table, schema="marts")
@@ -219,8 +219,8 @@ def test_marts_have_the_design_names_and_columns(built: dict[str, str]) -> None:
     engine = sa.create_engine(engine_url(settings_from(built)))
     try:
         inspector = sa.inspect(engine)
-        assert set(DESIGN_COLUMNS) <= set(inspector.get_table_names(schema="marts"))
-        for table, columns in DESIGN_COLUMNS.items():
+        assert set(MART_COLUMNS) <= set(inspector.get_table_names(schema="marts"))
+        for table, columns in MART_COLUMNS.items():
             present = {column["name"] for column in inspector.get_columns(table, schema="marts")}
             assert columns <= present, f"marts.{table} lacks {sorted(columns - present)}"
     finally:
@@ -497,7 +497,7 @@ def test_marts_are_identical_on_every_warehouse(
     other_env: dict[str, str] = request.getfixturevalue(f"{other}_built")
     reference = snapshot(duckdb_built, with_loaded_at=False)
     compared = snapshot(other_env, with_loaded_at=False)
-    assert set(compared) == set(reference) == {*DESIGN_COLUMNS, *ANALYTICS_MARTS}
+    assert set(compared) == set(reference) == {*MART_COLUMNS, *ANALYTICS_MARTS}
     for table, rows in reference.items():
         assert compared[table] == rows, table
 
@@ -604,7 +604,7 @@ def test_incremental_runs_give_what_a_full_refresh_gives(
 
     transform(env, tmp_path, "--full-refresh")
     refreshed = snapshot(env, with_loaded_at=True)
-    for table in DESIGN_COLUMNS:
+    for table in MART_COLUMNS:
         assert set(refreshed[table]) ^ set(incremental[table]) == set(), table
     assert refreshed == incremental
 
@@ -713,7 +713,7 @@ def test_docs_site_describes_every_mart_and_column(
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
     }
-    assert set(DESIGN_COLUMNS) <= set(models)
+    assert set(MART_COLUMNS) <= set(models)
     for name, node in models.items():
         assert node["description"].strip(), f"{name} has no description"
         if name.startswith("int_"):
@@ -767,7 +767,7 @@ def test_schema_picture_is_drawn_from_the_models(tmp_path: Path) -> None:
         "the schema picture is stale: run .venv/bin/python scripts/draw_schema.py"
     )
     tables = drawing.core_tables(manifest)  # no analytics or data-quality mart
-    assert set(tables) == set(DESIGN_COLUMNS)
+    assert set(tables) == set(MART_COLUMNS)
     edges = {
         (key.table, key.column, key.to_table) for key in drawing.foreign_keys(manifest, tables)
     }

@@ -69,7 +69,9 @@ def test_raw_ddl_is_valid_t_sql() -> None:
         assert sqlglot.parse_one(statement, read="tsql").key in {"create", "execute"}, statement
     for table in metadata.tables.values():
         (statement,) = [s for s in creates if s.startswith(f"CREATE TABLE {table.fullname} (")]
-        assert "NTEXT" not in statement  # deprecated; JSON text is nvarchar(max) (DESIGN §2)
+        assert (
+            "NTEXT" not in statement
+        )  # deprecated; JSON text is nvarchar(max) (docs/design.md, "Raw layer")
         for column in ("item", "record", "profile", "message"):
             if column in table.c:
                 assert f"{column} NVARCHAR(max)" in statement
