@@ -29,7 +29,7 @@ from ingestion.config import Settings, load_settings
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # Written by `dbt parse` (scripts/setup.sh and `spotify-elt airflow` run it): no warehouse and
-# no dbt call while the DAG is parsed. tests/test_dag.py checks it matches the models.
+# no dbt call while the DAG is parsed. tests/integration/test_dag.py checks it matches the models.
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
 
 DAG_ID = "spotify_elt"

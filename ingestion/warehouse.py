@@ -216,7 +216,7 @@ def keep_duckdb_files_private(settings: Settings) -> None:
     The warehouse holds a listening history. DuckDB creates its file, and dbt-duckdb when it
     opens a new one, with the process umask (0644 under the usual 022); so is the `.wal` beside
     it, which DuckDB deletes at each checkpoint and creates again at the next write (DuckDB 2.0;
-    tests/test_warehouse.py checks), and so is its spill folder. Creating the file in advance
+    tests/unit/test_warehouse.py checks), and so is its spill folder. Creating the file in advance
     cannot cover that: DuckDB refuses an empty file, and makes its WAL itself. The umask does,
     so it is set, and for the rest of the process: a WAL can appear at any write while a
     connection lives (dbt-duckdb keeps its own until the process ends), and a umask belongs to
@@ -715,7 +715,7 @@ class Warehouse:
         if last < 0:
             return
         # Three 4 KiB headers, then the blocks: a whole file is exactly this long when its
-        # last block is in use (tests/test_inputs.py checks it on the files DuckDB writes).
+        # last block is in use (tests/integration/test_inputs.py checks it on the files DuckDB writes).
         needed = _DUCKDB_HEADER_BYTES + (last + 1) * int(block_size)
         try:
             size = self.settings.duckdb_path.stat().st_size

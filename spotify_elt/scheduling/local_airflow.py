@@ -23,7 +23,7 @@ DAG_ID = "spotify_elt"
 DOCS_PROJECT = "spotify_elt"
 DOCS_PATH = f"/cosmos/{DOCS_PROJECT}/dbt_docs_index.html"
 LOGIN = "admin"
-# dags/spotify_elt_config.py reads it from the same place (tests/test_dag.py checks).
+# dags/spotify_elt_config.py reads it from the same place (tests/integration/test_dag.py checks).
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "dag" / "manifest.json"
 # Where standalone finds the `airflow` it starts its components with: ours, which adds
 # `--skip-serve-logs` to the scheduler and the triggerer. Each would otherwise start a log server
@@ -64,7 +64,7 @@ def airflow_environment(home: Path, port: int = 8080) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # Cosmos otherwise rewrites one Variable holding every result so far on each of the
         # build's ~1,000 XCom writes: 28 s instead of 20 s for the demo's `dbt build`
-        # (scripts/benchmark_dag.py). What it buys, a producer retry that can replay results
+        # (benchmarks/dag.py). What it buys, a producer retry that can replay results
         # even after a crash, the DAG does not use: its dbt tasks are not retried.
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{LOGIN}:admin",
