@@ -714,8 +714,8 @@ class Warehouse:
             last = max(last, int(furthest))
         if last < 0:
             return
-        # Three 4 KiB headers, then the blocks: a whole file is exactly this long when its
-        # last block is in use (tests/integration/test_inputs.py checks it on the files DuckDB writes).
+        # Three 4 KiB headers, then the blocks: a whole file is exactly this long when its last
+        # block is in use (tests/integration/test_inputs.py checks it on the files DuckDB writes).
         needed = _DUCKDB_HEADER_BYTES + (last + 1) * int(block_size)
         try:
             size = self.settings.duckdb_path.stat().st_size

@@ -1,4 +1,4 @@
-"""Draw the picture of the star/snowflake schema in docs/warehouse.md from the dbt project's manifest.
+"""Draw docs/warehouse.md's picture of the star/snowflake schema from the dbt project's manifest.
 
 Tables are the core marts (`fct_*`, `dim_*`, `bridge_*` directly in models/marts/, not the
 analytics or data-quality marts beside them), columns and primary keys come from their contracts,

@@ -1,4 +1,4 @@
-"""Take the picture of the DAG's graph in docs/scheduling.md: a local Airflow, Debian's Chromium, Playwright.
+"""Take docs/scheduling.md's picture of the DAG: a local Airflow, Debian's Chromium, Playwright.
 
 Starts `airflow standalone` the way `spotify-elt airflow` does (a throwaway AIRFLOW_HOME and
 warehouse, login switched off for this run only), opens the DAG's graph view with every task

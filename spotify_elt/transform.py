@@ -111,7 +111,8 @@ def build(settings: Settings, *, full_refresh: bool = False) -> None:
 
     dbt's unit tests are left out, as dbt advises for production runs: their inputs are fixed
     in the project, so they prove nothing new about the data, and at a million plays they were
-    a tenth of a run. The test suite runs them on every warehouse (tests/integration/test_dbt_project.py)."""
+    a tenth of a run. The test suite runs them on every warehouse
+    (tests/integration/test_dbt_project.py)."""
     from ingestion.warehouse import Warehouse, run_lock
 
     # One build at a time on a server warehouse: a second one fails at once, in one line.
