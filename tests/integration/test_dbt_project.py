@@ -639,6 +639,30 @@ def test_transform_on_an_empty_warehouse_gives_empty_marts(tmp_path: Path) -> No
             assert query(env, f"select {key} from marts.{table}") == [("-1",)], table
 
 
+def test_a_run_drops_what_an_earlier_version_built_and_this_one_does_not(tmp_path: Path) -> None:
+    """An upgraded warehouse keeps no stale relation: the building blocks that were intermediate
+    models named int_* (a view reading the marts, and an incremental table) go at the next run."""
+    env = {"SPOTIFY_ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    transform(env, tmp_path)
+    retired = ["int_plays_dated", "int_artist_plays_credited", "int_track_attribution"]
+    engine = sa.create_engine(engine_url(settings_from(env)))
+    try:
+        with engine.begin() as connection:
+            for name in retired[:2]:
+                connection.execute(
+                    sa.text(f"create view intermediate.{name} as select * from marts.fct_plays")
+                )
+            connection.execute(sa.text(f"create table intermediate.{retired[2]} (x varchar)"))
+    finally:
+        engine.dispose()
+    listed = "select table_name from information_schema.tables where table_schema = 'intermediate'"
+    assert set(retired) <= {name for (name,) in query(env, listed)}
+    transform(env, tmp_path)
+    left = {name for (name,) in query(env, listed)}
+    assert not set(retired) & left
+    assert {f"analytics_{name.removeprefix('int_')}" for name in retired} <= left
+
+
 def single_argument_concats(sql: str) -> list[str]:
     """Every `concat(...)` with one argument: sqlglot quietly rewrites it to the argument."""
     found = []
