@@ -26,6 +26,7 @@ import gzip
 import itertools
 import json
 import random
+import sys
 import tomllib
 import zipfile
 from bisect import bisect_right
@@ -970,7 +971,6 @@ def editorial_playlist(cat: Catalogue) -> Playlist:
 # The privacy export ("Download your data")
 # --------------------------------------------------------------------------------------------
 
-EXPORT_DIR = OUT_DIR / "exports"
 EXPORT_ZIP_TIME = (2026, 11, 10, 9, 0, 0)
 EXTENDED_UNTIL = datetime(2026, 11, 3, tzinfo=UTC)  # the end of demo-sam's Extended history
 ACCOUNT_FROM = datetime(2026, 10, 26, tzinfo=UTC)  # the start of the Account-data files
@@ -1169,19 +1169,19 @@ def verify(cat: Catalogue, data: list[UserData]) -> None:
         ), f"{d.user.id}: no repeat"
 
 
-def main() -> None:
+def main(out_dir: Path = OUT_DIR) -> None:
     cat = build_catalogue()
     editorial = editorial_playlist(cat)
     data = [simulate(cat, user, editorial) for user in USERS]
     verify(cat, data)
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     print(
         f"catalogue: {len(cat.artists)} artists, {len(cat.albums)} albums, {len(cat.tracks)} tracks"
     )
     for d in data:
         doc = {"profile": d.user.profile(), "responses": d.responses}
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        path = OUT_DIR / f"{d.user.id}.json.gz"
+        path = out_dir / f"{d.user.id}.json.gz"
         path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
         in_responses = {item["played_at"] for r in d.responses for item in r["items"]}
         empty = sum(1 for r in d.responses if not r["items"])
@@ -1191,12 +1191,15 @@ def main() -> None:
         )
         for note in d.notes:
             print(f"  {note}")
-    EXPORT_DIR.mkdir(exist_ok=True)
+    export_dir = out_dir / "exports"
+    export_dir.mkdir(exist_ok=True)
     for name, members in export_zips(data).items():
-        write_export(EXPORT_DIR / name, members)
+        write_export(export_dir / name, members)
         records = sum(len(m) for m in members.values() if isinstance(m, list))
-        print(f"exports/{name}: {(EXPORT_DIR / name).stat().st_size:,} bytes; {records} records")
+        print(f"exports/{name}: {(export_dir / name).stat().st_size:,} bytes; {records} records")
 
 
 if __name__ == "__main__":
-    main()
+    # One optional argument: another folder to write to (the suite regenerates into a temporary
+    # one and compares the files with those committed).
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT_DIR)

@@ -2,8 +2,9 @@
 apps (no ``popularity`` or ``available_markets``), keys in the API's order.
 
 One source for everything that fabricates them: the stand-in server, the tests, the benchmarks
-and the sample generator (``scripts/generate_sample_data.py``), whose files are compared byte
-for byte, so a change of key order here shows up there.
+and the sample generator (``scripts/generate_sample_data.py``), whose files
+tests/unit/test_sample_data.py compares byte for byte with those committed, so a change of key
+order here shows up there.
 """
 
 from __future__ import annotations
