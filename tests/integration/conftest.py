@@ -1,9 +1,12 @@
 """Fixtures of the integration tests: a real PostgreSQL server for the session, a fresh database
-on it or on a configured SQL Server per test, and each warehouse in turn."""
+on it or on a configured SQL Server per test, each warehouse in turn, and one `dbt parse` of the
+project for the tests that read its manifest."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -12,9 +15,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
+from ingestion.config import PROJECT_ROOT
 from tests.support.databases import PostgresServer, postgres_database, sqlserver_database
 
 # --------------------------------------------------------------------------------------------
@@ -104,3 +110,28 @@ def target_env(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str,
         return env
     warehouse: dict[str, str] = request.getfixturevalue(f"{request.param}_env")
     return {**env, **warehouse}
+
+
+# --------------------------------------------------------------------------------------------
+# The project's manifest, parsed once: scripts/draw_schema.py parses it the way the schema
+# picture needs, and the layer tests read the same file.
+
+
+@pytest.fixture(scope="session")
+def draw_schema() -> ModuleType:
+    """scripts/draw_schema.py, a script rather than a package module, loaded from its file."""
+    spec = importlib.util.spec_from_file_location(
+        "draw_schema", PROJECT_ROOT / "scripts" / "draw_schema.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def manifest(draw_schema: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The manifest of a fresh `dbt parse` (no warehouse is opened)."""
+    path = draw_schema.parse_project(tmp_path_factory.mktemp("dbt_parse"))
+    parsed: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return parsed

@@ -5,37 +5,20 @@ differ between warehouses are written once, in var('column_types')."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from typing import Any
 
 import pytest
 import yaml
 
-from ingestion.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from tests.support.cli import base_environment
+from ingestion.config import DBT_PROJECT_DIR
 
 BEFORE_THE_MARTS = {"staging", "intermediate"}
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every model of a fresh `dbt parse` (no warehouse is opened), by name."""
-    target = tmp_path_factory.mktemp("dbt_parse")
-    environment = {
-        **base_environment(),
-        "SPOTIFY_ELT_DUCKDB_PATH": str(target / "unused.duckdb"),
-        "DBT_LOG_PATH": str(target / "logs"),
-    }
-    parsed = subprocess.run(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "dbt"), "parse", "--project-dir",
-         str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path",
-         str(target)],
-        env=environment, cwd=target, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert parsed.returncode == 0, parsed.stdout[-4000:]
-    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+def models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every model of a fresh `dbt parse`, by name."""
     return {
         node["name"]: node
         for node in manifest["nodes"].values()

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -783,23 +784,18 @@ def test_an_unknown_time_zone_is_one_line_before_dbt_runs(tmp_path: Path) -> Non
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
-def test_schema_picture_is_drawn_from_the_models(tmp_path: Path) -> None:
+def test_schema_picture_is_drawn_from_the_models(
+    draw_schema: ModuleType, manifest: dict[str, Any]
+) -> None:
     """docs/images/star_schema.dot is what scripts/draw_schema.py makes of a fresh parse."""
-    spec = importlib.util.spec_from_file_location(
-        "draw_schema", PROJECT_ROOT / "scripts" / "draw_schema.py"
-    )
-    assert spec and spec.loader
-    drawing = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(drawing)
-    manifest = json.loads(drawing.parse_project(tmp_path).read_text(encoding="utf-8"))
-    generated = drawing.render_dot(manifest)
-    assert drawing.DOT_PATH.read_text(encoding="utf-8") == generated, (
+    generated = draw_schema.render_dot(manifest)
+    assert draw_schema.DOT_PATH.read_text(encoding="utf-8") == generated, (
         "the schema picture is stale: run .venv/bin/python scripts/draw_schema.py"
     )
-    tables = drawing.core_tables(manifest)  # no analytics or data-quality mart
+    tables = draw_schema.core_tables(manifest)  # no analytics or data-quality mart
     assert set(tables) == set(MART_COLUMNS)
     edges = {
-        (key.table, key.column, key.to_table) for key in drawing.foreign_keys(manifest, tables)
+        (key.table, key.column, key.to_table) for key in draw_schema.foreign_keys(manifest, tables)
     }
     assert {("fct_plays", column, table) for column, table in FACT_FOREIGN_KEYS.items()} | {
         ("dim_tracks", "album_sk", "dim_albums"),
